@@ -1,0 +1,70 @@
+"""The domain, one module per area; each model carries its own ``__admin__`` declaration."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask_sqlalchemy import SQLAlchemy
+from flask_sqlalchemy.session import Session as _FlaskSession
+from sqlalchemy import DateTime, MetaData
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Constraint names that say which columns they guard: the engine turns a violated
+# constraint back into the Chinese label of its column.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+
+
+def now() -> datetime:
+    """Local wall-clock time, naive: the office, its clocks and its users are all in
+    China Standard Time, and SQLite has no time zones."""
+    return datetime.now(LOCAL_TZ).replace(tzinfo=None, microsecond=0)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class AppSession(_FlaskSession):
+    """Flask-SQLAlchemy's session, except that an explicitly bound connection wins.
+
+    The test suite binds every session to one connection inside an outer transaction
+    (rolled back after each test); Flask-SQLAlchemy would otherwise route around it.
+    """
+
+    def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
+        if bind is None and self.bind is not None:
+            return self.bind
+        return super().get_bind(mapper=mapper, clause=clause, bind=bind, **kwargs)
+
+
+db = SQLAlchemy(model_class=Base, session_options={"class_": AppSession})
+
+
+class TimestampMixin:
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime, default=now, info={"label": "创建时间"})
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime, default=now, onupdate=now, info={"label": "更新时间"})
+
+
+def declared_models() -> list[type]:
+    """Every mapped class of the application that declares ``__admin__``."""
+    from .declare import CATEGORIES
+
+    found = [m.class_ for m in db.Model.registry.mappers if "__admin__" in vars(m.class_)]
+    return sorted(found, key=lambda m: (CATEGORIES.index(m.__admin__.category)
+                                        if m.__admin__.category in CATEGORIES else 99,
+                                        m.__admin__.menu_order, m.__name__))
+
+
+# Import the areas so their models register with the metadata.
+from . import accounts, audit, governance, estates  # noqa: E402,F401

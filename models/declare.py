@@ -1,0 +1,315 @@
+"""The declaration vocabulary: what a model says about its own screens.
+
+A model declares, next to its columns::
+
+    class Estate(db.Model):
+        name: Mapped[str] = field(String(100), "小区名称")
+        ...
+        __admin__ = ModelAdmin(
+            label="小区", category="小区与自治",
+            list_columns=("name", "community.name", "estate_class"),
+            search=("name", "address"), filters=("estate_class", "community"),
+            sort="name", perms=Perms.registry(), scope="id",
+        )
+
+Nothing here imports Flask-Admin: ``views.engine`` turns these declarations into
+screens and ``views.checks`` validates them when the application starts.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field as dc_field
+from typing import Any, Callable, Iterable, Mapping
+
+from sqlalchemy import String
+from sqlalchemy.orm import mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+# Menu categories in the order they appear in the navigation bar.
+CATEGORIES: tuple[str, ...] = (
+    "治理架构",
+    "小区与自治",
+    "监督考评",
+    "案件办理",
+    "推进实施",
+    "资金管理",
+    "系统管理",
+)
+
+
+class Choices(str, enum.Enum):
+    """A fixed set of codes, each with a Chinese label.
+
+    Members are strings, so ``estate.estate_class == "first"`` holds, and the code
+    (not the label) is what the database stores::
+
+        class EstateClass(Choices):
+            FIRST = "first", "一类"
+    """
+
+    label: str
+
+    def __new__(cls, value: str, label: str) -> "Choices":
+        obj = str.__new__(cls, value)
+        obj._value_ = value
+        obj.label = label
+        return obj
+
+    # str() is the stored code (forms coerce through it); ask for ``.label`` to show it.
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return self.value.__format__(spec)
+
+    @classmethod
+    def pairs(cls) -> list[tuple[str, str]]:
+        return [(m.value, m.label) for m in cls]
+
+    @classmethod
+    def from_label(cls, text: str) -> "Choices | None":
+        """Find a member by its code or its Chinese label (spreadsheets use labels)."""
+        text = (text or "").strip()
+        for m in cls:
+            if text in (m.value, m.label):
+                return m
+        return None
+
+
+class ChoiceType(TypeDecorator):
+    """Stores a :class:`Choices` member as its code and loads it back as the member."""
+
+    impl = String(32)
+    cache_ok = True
+
+    def __init__(self, choices: type[Choices]):
+        super().__init__()
+        self.choices = choices
+
+    def process_bind_param(self, value: Any, dialect: Any) -> str | None:
+        if value is None or value == "":
+            return None
+        return self.choices(value).value  # ValueError on an unknown code
+
+    def process_result_value(self, value: Any, dialect: Any) -> Choices | None:
+        return None if value is None else self.choices(value)
+
+
+
+class Role(Choices):
+    """Who a user is; what they may do comes from each model's ``Perms``."""
+
+    ADMIN = "admin", "系统管理员"
+    STREET_STAFF = "street_staff", "街道管理员"
+    COMMUNITY_STAFF = "community_staff", "社区工作人员"
+    COMMITTEE_MEMBER = "committee_member", "委员会成员"
+    PILOT_COORDINATOR = "pilot_coordinator", "试点协调员"
+    STATION_STAFF = "station_staff", "站点人员"
+    LEADER = "leader", "领导"
+
+
+ALL_ROLES: frozenset[str] = frozenset(Role)
+OPERATIONS = ("read", "create", "edit", "delete")
+
+
+def field(type_: Any, label: str, *args: Any, help: str | None = None,
+          min: float | None = None, max: float | None = None,
+          placeholder: str | None = None, **kwargs: Any):
+    """``mapped_column`` with its Chinese label (and optional help and range) beside it.
+
+    ``min``/``max`` become form validators and import checks; the label names the
+    field in every message, list header and export.
+    """
+    info = {"label": label}
+    if help:
+        info["help"] = help
+    if min is not None:
+        info["min"] = min
+    if max is not None:
+        info["max"] = max
+    if placeholder:
+        info["placeholder"] = placeholder
+    return mapped_column(type_, *args, info=info, **kwargs)
+
+
+def relation(label: str, *args: Any, **kwargs: Any):
+    """``relationship`` with its Chinese label."""
+    info = kwargs.pop("info", {})
+    info["label"] = label
+    return relationship(*args, info=info, **kwargs)
+
+
+@dataclass(frozen=True)
+class Perms:
+    """Which roles may read, create, edit and delete rows of a model.
+
+    The system administrator may always do everything. Roles are given as
+    :class:`Role` members (or their codes); unknown codes stop start-up.
+    """
+
+    read: Iterable[str] = ALL_ROLES
+    create: Iterable[str] = (Role.STREET_STAFF,)
+    edit: Iterable[str] = (Role.STREET_STAFF,)
+    delete: Iterable[str] = (Role.STREET_STAFF,)
+
+    def roles(self, op: str) -> frozenset[str]:
+        return frozenset(str(r.value if isinstance(r, Role) else r) for r in getattr(self, op))
+
+    def allows(self, role: str | None, op: str) -> bool:
+        if role is None:
+            return False
+        if role == Role.ADMIN:
+            return True
+        return role in self.roles(op)
+
+    @classmethod
+    def registry(cls, *editors: str) -> "Perms":
+        """Everyone reads; street staff (and the given roles) keep the registry."""
+        writers = (Role.STREET_STAFF, *editors)
+        return cls(create=writers, edit=writers, delete=writers)
+
+    @classmethod
+    def read_only(cls, *readers: str) -> "Perms":
+        return cls(read=readers or ALL_ROLES, create=(), edit=(), delete=())
+
+    @classmethod
+    def admin_only(cls) -> "Perms":
+        return cls(read=(), create=(), edit=(), delete=())
+
+
+@dataclass(frozen=True)
+class Action:
+    """A bulk action on the list screen, implemented by a model method of the same name.
+
+    The method is called on every selected row inside one transaction; if it raises
+    ``Refused`` for any row, nothing is written and the message names that row::
+
+        Action("mark_pilot", "标记为试点", roles=(Role.PILOT_COORDINATOR,),
+               confirm="确定将所选小区标记为试点吗？")
+    """
+
+    name: str
+    label: str
+    roles: Iterable[str] = (Role.STREET_STAFF,)
+    confirm: str | None = None
+
+    def allows(self, role: str | None) -> bool:
+        return Perms(edit=self.roles).allows(role, "edit")
+
+
+@dataclass(frozen=True)
+class ModelAdmin:
+    """Everything the engine needs to build a model's screens.
+
+    Column names may be dotted through many-to-one relations (``community.name``).
+    """
+
+    label: str
+    """Chinese name of the model, e.g. ``"小区"``: menu entry and page titles."""
+
+    category: str
+    """Menu category, one of :data:`CATEGORIES`."""
+
+    list_columns: tuple[str, ...] = ()
+    """Columns of the list screen; default: every labelled column."""
+
+    search: tuple[str, ...] = ()
+    """Text columns searched by the list's search box, e.g. ``("name", "address")``."""
+
+    filters: tuple[str, ...] = ()
+    """Columns or many-to-one relations offered as list filters."""
+
+    sort: str | None = None
+    """Default sort, e.g. ``"name"`` or ``"-created_at"`` for descending."""
+
+    readonly: tuple[str, ...] = ()
+    """Columns shown in lists and details but never in a form."""
+
+    form_columns: tuple[str, ...] = ()
+    """Form fields in order; default: labelled columns and relations, minus read-only."""
+
+    details_columns: tuple[str, ...] = ()
+    """Details screen; default: every labelled column and relation."""
+
+    actions: tuple[Action, ...] = ()
+    """Bulk actions on the list screen (see :class:`Action`)."""
+
+    perms: Perms = Perms()
+    """Who may read, create, edit and delete."""
+
+    scope: str | None = None
+    """Path to the column that places a row in a street, community or estate:
+    ``"id"`` on those tables themselves, ``"community_id"``, ``"estate_id"``, or a
+    dotted path such as ``"inspection.estate_id"``. ``None``: not scoped (reference
+    data every user may see)."""
+
+    labels: Mapping[str, str] = dc_field(default_factory=dict)
+    """Labels for dotted columns when the relation's label does not fit."""
+
+    page_size: int = 20
+    menu_order: int = 100
+    export: bool = True
+    lookup: tuple[str, ...] = ()
+    """Columns matched when another model picks a row of this one (ajax look-ups);
+    default: ``name`` if the model has one, else its first text column."""
+
+    view: Callable[..., Any] | None = None
+    """A view class for the rare model whose screens truly differ."""
+
+    extra: Mapping[str, Any] = dc_field(default_factory=dict)
+    """Plain Flask-Admin options passed through unchanged (escape hatch)."""
+
+
+def lookup_fields(model: type) -> tuple[str, ...]:
+    spec = getattr(model, "__admin__", None)
+    if spec is not None and spec.lookup:
+        return tuple(spec.lookup)
+    from sqlalchemy import inspect as sa_inspect
+
+    attrs = sa_inspect(model).column_attrs
+    if "name" in attrs:
+        return ("name",)
+    for attr in attrs:
+        if isinstance(attr.columns[0].type, String) and not attr.columns[0].info.get("secret"):
+            return (attr.key,)
+    return (sa_inspect(model).primary_key[0].key,)
+
+
+class Refused(Exception):
+    """An action or rule refused: the message (Chinese) is shown to the user."""
+
+
+class Invalid(Exception):
+    """Model validation failed. ``errors`` maps a field name to its Chinese messages."""
+
+    def __init__(self, errors: Mapping[str, str | list[str]]):
+        self.errors = {k: [v] if isinstance(v, str) else list(v) for k, v in errors.items()}
+        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in self.errors.items()))
+
+
+def column_label(model: type, name: str) -> str:
+    """Chinese label of a column, relation or dotted path of ``model``."""
+    spec = getattr(model, "__admin__", None)
+    if spec is not None and name in spec.labels:
+        return spec.labels[name]
+    from sqlalchemy import inspect as sa_inspect
+
+    parts = name.split(".")
+    current = model
+    label = name
+    for i, part in enumerate(parts):
+        mapper = sa_inspect(current)
+        if part in mapper.relationships:
+            rel = mapper.relationships[part]
+            label = rel.info.get("label", part)
+            current = rel.mapper.class_
+            if i == len(parts) - 2 and parts[-1] in ("name", "title"):
+                return label  # "community.name" reads as 所属社区
+        elif part in mapper.column_attrs:
+            col = mapper.column_attrs[part].columns[0]
+            label = col.info.get("label", part)
+        elif hasattr(current, part):  # a property or hybrid with a ``label`` attribute
+            label = getattr(getattr(current, part), "label", None) or getattr(
+                current.__dict__.get(part), "label", part) or part
+    return label

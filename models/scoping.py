@@ -1,0 +1,130 @@
+"""The one scoping hook: which rows of a model a user may see.
+
+A model's ``__admin__.scope`` names the column (possibly through relations) that
+places each row at one level of the hierarchy street → community → estate. A user
+is bound to streets, communities and/or estates; a row is visible when its anchor
+falls inside the user's bindings, projected to the anchor's level:
+
+* downward — a street-bound user sees the estates of that street's communities;
+* upward — an estate-bound committee member can read their community and street
+  (what they may *change* is decided by the role's permissions, not here).
+
+Everything that reads rows for a user — list, count, details, edit, delete, bulk
+actions, export, ajax look-ups, dashboard and reports — goes through
+:func:`scope_clause`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import false, select
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.sql.elements import ColumnElement
+
+LEVELS = ("street", "community", "estate")
+
+
+def anchor_level(model: type, path: str) -> str | None:
+    """The level ("street", "community" or "estate") that ``path`` points at."""
+    column = resolve_column(model, path)
+    if column is None:
+        return None
+    if column.primary_key and column.table.name in LEVELS:
+        return column.table.name
+    for fk in column.foreign_keys:
+        if fk.column.table.name in LEVELS:
+            return fk.column.table.name
+    return None
+
+
+def resolve_column(model: type, path: str) -> Any:
+    """The Column at the end of a dotted path of relations (``inspection.estate_id``)."""
+    current = model
+    parts = path.split(".")
+    for part in parts[:-1]:
+        mapper = sa_inspect(current)
+        if part not in mapper.relationships:
+            return None
+        current = mapper.relationships[part].mapper.class_
+    mapper = sa_inspect(current)
+    if parts[-1] not in mapper.column_attrs:
+        return None
+    return mapper.column_attrs[parts[-1]].columns[0]
+
+
+def _ids_at(level: str, user: Any) -> list[Any]:
+    """Selectables yielding the ids at ``level`` that ``user``'s bindings reach."""
+    from .estates import Estate
+    from .governance import Community
+
+    bound = {
+        "street": [s.id for s in user.streets],
+        "community": [c.id for c in user.communities],
+        "estate": [e.id for e in user.estates],
+    }
+    out: list[Any] = []
+    for from_level, ids in bound.items():
+        if not ids:
+            continue
+        if from_level == level:
+            out.append(ids)
+        elif (from_level, level) == ("street", "community"):
+            out.append(select(Community.id).where(Community.street_id.in_(ids)))
+        elif (from_level, level) == ("street", "estate"):
+            out.append(select(Estate.id).join(Estate.community)
+                       .where(Community.street_id.in_(ids)))
+        elif (from_level, level) == ("community", "estate"):
+            out.append(select(Estate.id).where(Estate.community_id.in_(ids)))
+        elif (from_level, level) == ("community", "street"):
+            out.append(select(Community.street_id).where(Community.id.in_(ids)))
+        elif (from_level, level) == ("estate", "community"):
+            out.append(select(Estate.community_id).where(Estate.id.in_(ids)))
+        elif (from_level, level) == ("estate", "street"):
+            out.append(select(Community.street_id).join(Estate, Estate.community_id == Community.id)
+                       .where(Estate.id.in_(ids)))
+    return out
+
+
+def scope_clause(model: type, user: Any) -> ColumnElement[bool] | None:
+    """A WHERE clause limiting ``model`` to ``user``'s rows; ``None`` means no limit."""
+    path = getattr(getattr(model, "__admin__", None), "scope", None)
+    if path is None or user is None:
+        return None if path is None else false()
+    if getattr(user, "is_unrestricted", False):
+        return None
+    level = anchor_level(model, path)
+    sources = _ids_at(level, user)
+    if not sources:
+        return false()
+    parts = path.split(".")
+    column = resolve_column(model, path)
+    conditions = [column.in_(src) for src in sources]
+    from sqlalchemy import or_
+
+    clause = or_(*conditions) if len(conditions) > 1 else conditions[0]
+    # Walk back up the relation path: parent.has(child.has(column IN ...)).
+    current = model
+    rels = []
+    for part in parts[:-1]:
+        rel = getattr(current, part)
+        rels.append(rel)
+        current = sa_inspect(current).relationships[part].mapper.class_
+    for rel in reversed(rels):
+        clause = rel.has(clause) if not rel.property.uselist else rel.any(clause)
+    return clause
+
+
+def in_scope(obj: Any, user: Any) -> bool:
+    """Whether one (flushed) object lies inside ``user``'s scope."""
+    from . import db
+
+    model = type(obj)
+    clause = scope_clause(model, user)
+    if clause is None:
+        return True
+    pk = sa_inspect(model).primary_key[0]
+    ident = sa_inspect(obj).identity
+    if ident is None:
+        return False
+    return db.session.scalar(select(pk).where(pk == ident[0], clause)) is not None

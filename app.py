@@ -1,0 +1,143 @@
+"""街道物业管理后台 — the application factory.
+
+``python app.py`` and ``flask --app app run`` both serve it; ``flask --app app db upgrade``
+builds the schema, ``flask --app app seed demo`` loads demo data.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import sqlite3
+from pathlib import Path
+from typing import Any, Iterable
+
+from flask import Flask, redirect, url_for
+from flask_admin import Admin
+from flask_admin.theme import Bootstrap4Theme
+from flask_migrate import Migrate
+from flask_wtf.csrf import CSRFProtect
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from models import db, declared_models
+from views import auth, errors, i18n
+from views.checks import DeclarationError, check_declarations
+from views.engine import build_view
+from views.home import HomeView
+
+APP_NAME = "街道物业管理系统"
+ROOT = Path(__file__).resolve().parent
+
+csrf = CSRFProtect()
+migrate = Migrate()
+
+
+def database_url(raw: str | None, instance_path: str) -> str:
+    """``DATABASE_URL`` as SQLAlchemy wants it; a SQLite file in ``instance/`` by default."""
+    if not raw:
+        return f"sqlite:///{Path(instance_path) / 'wuye.db'}"
+    for prefix in ("postgres://", "postgresql://"):
+        if raw.startswith(prefix):
+            return "postgresql+psycopg://" + raw[len(prefix):]
+    return raw
+
+
+def secret_key(instance_path: str, production: bool) -> str:
+    key = os.environ.get("SECRET_KEY")
+    if key:
+        return key
+    if production:
+        raise RuntimeError("生产模式必须通过环境变量 SECRET_KEY 提供密钥")
+    path = Path(instance_path) / "secret_key"
+    if not path.exists():  # development: one random key per checkout, kept across restarts
+        path.write_text(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def create_app(config: dict[str, Any] | None = None,
+               extra_models: Iterable[type] = ()) -> Flask:
+    app = Flask(__name__, instance_relative_config=True, template_folder="templates")
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    config = dict(config or {})
+    production = (config.get("APP_ENV") or os.environ.get("APP_ENV")) == "production"
+
+    app.config.update(
+        APP_ENV="production" if production else "development",
+        SQLALCHEMY_DATABASE_URI=database_url(os.environ.get("DATABASE_URL"), app.instance_path),
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        WTF_CSRF_TIME_LIMIT=8 * 3600,           # a working day on one form
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=os.environ.get("SESSION_COOKIE_SECURE", "0") == "1",
+        MAX_CONTENT_LENGTH=20 * 1024 * 1024,
+        FLASK_ADMIN_FLUID_LAYOUT=True,
+    )
+    app.config.update(config)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = secret_key(app.instance_path, production)
+
+    models = [*declared_models(), *extra_models]
+    problems = check_declarations(models)
+    if problems:
+        raise DeclarationError("模型声明有误，应用未启动：\n  - " + "\n  - ".join(problems))
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), compare_type=True)
+    csrf.init_app(app)
+    i18n.init_app(app)
+    auth.login_manager.init_app(app)
+    app.register_blueprint(auth.bp)
+    errors.register(app)
+
+    admin = Admin(app, name=APP_NAME,
+                  theme=Bootstrap4Theme(base_template="admin/app_base.html", fluid=True),
+                  index_view=HomeView(name="首页", url="/admin", endpoint="admin"),
+                  translations_path=str(i18n.TRANSLATIONS))
+    for model in models:
+        admin.add_view(build_view(model))
+
+    @app.route("/")
+    def root():
+        return redirect(url_for("admin.index"))
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if response.mimetype == "text/html":
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    from seeds.cli import register_cli
+
+    register_cli(app)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return app
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_connect(dbapi_connection: Any, connection_record: Any) -> None:
+    """SQLite as a real database: foreign keys enforced, readers not blocked by a
+    writer (WAL), and SQLAlchemy — not the driver — in charge of transactions so
+    SAVEPOINTs work."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin(connection: Any) -> None:
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN")
+
+
+if __name__ == "__main__":
+    create_app().run(host=os.environ.get("HOST", "127.0.0.1"),
+                     port=int(os.environ.get("PORT", "5000")))

@@ -1,0 +1,1 @@
+"""The engine that turns declarations into screens, and the few custom pages."""

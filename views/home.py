@@ -1,0 +1,47 @@
+"""The home page after login: the user's part of the street at a glance."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import redirect, request, url_for
+from flask_admin import AdminIndexView, expose
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from models import db
+from models.estates import Estate, EstateClass, ManagementMode
+from models.governance import Community
+from models.scoping import scope_clause
+
+
+def scoped(stmt: Any, model: type) -> Any:
+    clause = scope_clause(model, current_user)
+    return stmt if clause is None else stmt.where(clause)
+
+
+class HomeView(AdminIndexView):
+    def is_accessible(self) -> bool:
+        return current_user.is_authenticated
+
+    def inaccessible_callback(self, name: str, **kwargs: Any) -> Any:
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+    @expose("/")
+    def index(self) -> Any:
+        by_class_mode = db.session.execute(scoped(
+            select(Estate.estate_class, Estate.management_mode, func.count())
+            .group_by(Estate.estate_class, Estate.management_mode), Estate)).all()
+        grid: dict[Any, dict[Any, int]] = {c: {m: 0 for m in [*ManagementMode, None]}
+                                           for c in EstateClass}
+        for cls, mode, n in by_class_mode:
+            grid[cls][mode] += n
+        summary = {
+            "communities": db.session.scalar(scoped(select(func.count()).select_from(Community),
+                                                    Community)),
+            "estates": sum(n for _, _, n in by_class_mode),
+            "pilots": db.session.scalar(scoped(
+                select(func.count()).select_from(Estate).where(Estate.is_pilot), Estate)),
+        }
+        return self.render("admin/home.html", grid=grid, classes=list(EstateClass),
+                           modes=[*ManagementMode, None], summary=summary)

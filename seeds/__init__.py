@@ -1,0 +1,1 @@
+"""Reference and demo data drawn from the seed text, and their loaders."""

@@ -1,0 +1,68 @@
+"""Helpers for tests: a browser-like client, statement counting, row look-ups."""
+
+from __future__ import annotations
+
+import re
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from sqlalchemy import event
+
+from models import db
+
+PASSWORD = "demo1234"
+
+
+class Client:
+    """A test client that works like a browser: it logs in through the login page and
+    sends the CSRF token the pages carry."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.http = app.test_client()
+        self.token: str | None = None
+
+    def login(self, username: str, password: str = PASSWORD) -> "Client":
+        page = self.http.get("/login")
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text).group(1)
+        response = self.http.post("/login", data={"csrf_token": token, "username": username,
+                                                  "password": password})
+        assert response.status_code == 302, f"login as {username} failed"
+        self.refresh_token()
+        return self
+
+    def refresh_token(self) -> str:
+        page = self.http.get("/admin/")
+        self.token = re.search(r'<meta name="csrf-token" content="([^"]+)"', page.text).group(1)
+        return self.token
+
+    def get(self, url: str, **kwargs: Any):
+        return self.http.get(url, **kwargs)
+
+    def post(self, url: str, data: dict | None = None, csrf: bool = True, **kwargs: Any):
+        data = dict(data or {})
+        if csrf:
+            data.setdefault("csrf_token", self.token)
+        return self.http.post(url, data=data, **kwargs)
+
+
+@contextmanager
+def count_statements(app) -> Iterator[list[str]]:
+    """Every SQL statement executed inside the block."""
+    statements: list[str] = []
+    with app.app_context():
+        engine = db.engine
+
+    def listener(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+
+
+def row_id(app, model: type, **key: Any) -> int:
+    with app.app_context():
+        return db.session.scalar(db.select(model.id).filter_by(**key))

@@ -1,0 +1,76 @@
+"""Every create, update and delete is recorded with old and new values, and shown."""
+
+from __future__ import annotations
+
+from models import db
+from models.audit import AuditAction, AuditLog
+from models.estates import Estate
+from models.governance import Community
+
+from .helpers import row_id
+
+
+def entries_for(app, estate_id: int) -> list[AuditLog]:
+    with app.app_context():
+        return list(db.session.scalars(db.select(AuditLog).where(
+            AuditLog.model == "estate", AuditLog.row_id == str(estate_id)).order_by(AuditLog.id)))
+
+
+def test_create_update_delete_are_recorded_with_old_and_new_values(app, client_for):
+    street = client_for("street")
+    jiangbin = row_id(app, Community, name="江滨社区")
+    street.post("/admin/estate/new/", {"name": "审计花园", "community": str(jiangbin),
+                                       "estate_class": "second", "households": "120"})
+    estate = row_id(app, Estate, name="审计花园")
+    street.post(f"/admin/estate/edit/?id={estate}", {
+        "name": "审计花园", "community": str(jiangbin), "estate_class": "first", "households": "150"})
+
+    created, updated = entries_for(app, estate)
+    assert created.action == AuditAction.CREATE
+    assert created.actor == "街道物业办 王敏（street）"
+    assert created.changes["name"] == [None, "审计花园"]
+    assert created.changes["community"] == [None, "江滨社区"]
+    assert updated.action == AuditAction.UPDATE
+    assert updated.changes == {"estate_class": ["second", "first"], "households": [120, 150]}
+
+    street.post("/admin/estate/delete/", {"id": str(estate)})
+    deleted = entries_for(app, estate)[-1]
+    assert deleted.action == AuditAction.DELETE
+    assert deleted.changes["households"] == [150, None]
+
+
+def test_history_screen_shows_who_changed_what(app, client_for):
+    street = client_for("street")
+    estate = row_id(app, Estate, name="永乐花园")
+    page = street.get(f"/admin/estate/edit/?id={estate}")
+    assert page.status_code == 200
+    street.post(f"/admin/estate/edit/?id={estate}", {
+        "name": "永乐花园", "community": str(row_id(app, Community, name="江滨社区")),
+        "estate_class": "first", "buildings": "99"})
+    history = street.get(f"/admin/estate/history/?id={estate}").text
+    assert "街道物业办 王敏（street）" in history
+    assert "楼幢数" in history and ">99<" in history
+    assert "修改" in history
+
+
+def test_a_bulk_action_is_recorded(app, client_for):
+    street = client_for("street")
+    estate = row_id(app, Estate, name="丽景湾")
+    street.post("/admin/estate/action/", {"action": "mark_pilot", "rowid": str(estate)})
+    (update,) = [e for e in entries_for(app, estate) if e.action == AuditAction.UPDATE]
+    assert update.changes == {"is_pilot": [False, True]}
+    with app.app_context():
+        note = db.session.scalar(db.select(AuditLog.note).where(AuditLog.action == AuditAction.ACTION)
+                                 .order_by(AuditLog.id.desc()))
+    assert note == "小区：标记为试点，共 1 条"
+
+
+def test_failed_write_leaves_no_audit_entry(app, client_for):
+    street = client_for("street")
+    estate = row_id(app, Estate, name="永乐花园")
+    before = len(entries_for(app, estate))
+    response = street.post(f"/admin/estate/edit/?id={estate}", {
+        "name": "永乐花园", "community": str(row_id(app, Community, name="江滨社区")),
+        "estate_class": "first", "households": "-5"})
+    assert response.status_code == 200
+    assert len(entries_for(app, estate)) == before

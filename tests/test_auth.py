@@ -1,0 +1,118 @@
+"""Accounts: every page behind login, hashed passwords, safe redirects, roles from declarations."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from models import db
+from models.accounts import User
+from models.audit import AuditAction, AuditLog
+from models.estates import Estate
+
+from .helpers import Client, row_id
+
+
+@pytest.mark.parametrize("url", ["/admin/", "/admin/estate/", "/admin/estate/new/",
+                                 "/admin/community/details/?id=1", "/admin/estate/export/csv/",
+                                 "/admin/estate/ajax/lookup/?name=community&query=a"])
+def test_anonymous_visitor_is_sent_to_login(app, url):
+    response = app.test_client().get(url)
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login?next=")
+
+
+def test_anonymous_post_is_refused(app):
+    assert app.test_client().post("/admin/estate/delete/", data={"id": "1"}).status_code in (302, 400)
+
+
+def test_wrong_password_is_refused_and_logged(app):
+    c = Client(app)
+    page = c.get("/login")
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text).group(1)
+    response = c.http.post("/login", data={"csrf_token": token, "username": "street",
+                                           "password": "wrong-password1"})
+    assert response.status_code == 200
+    assert "登录名或密码错误" in response.text
+    assert c.get("/admin/").status_code == 302
+    with app.app_context():
+        last = db.session.scalar(db.select(AuditLog).order_by(AuditLog.id.desc()))
+        assert last.action == AuditAction.LOGIN_FAILED and "street" in last.note
+
+
+def test_login_redirects_only_to_this_site(app):
+    for target, expected in [("/admin/estate/", "/admin/estate/"),
+                             ("https://evil.example/", "/admin/"),
+                             ("//evil.example/", "/admin/")]:
+        c = Client(app)
+        page = c.get(f"/login?next={target}")
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text).group(1)
+        response = c.http.post(f"/login?next={target}", data={
+            "csrf_token": token, "username": "street", "password": "demo1234"})
+        assert response.headers["Location"] == expected
+
+
+def test_passwords_are_hashed(app):
+    with app.app_context():
+        user = db.session.scalar(db.select(User).where(User.username == "street"))
+        assert "demo1234" not in user.password_hash
+        assert user.password_hash.startswith(("scrypt:", "pbkdf2:"))
+
+
+def test_logout_ends_the_session(client_for):
+    c = client_for("street")
+    assert c.post("/logout").status_code == 302
+    assert c.get("/admin/").status_code == 302
+
+
+def test_disabled_account_cannot_log_in(app):
+    with app.app_context():
+        db.session.scalar(db.select(User).where(User.username == "leader")).active = False
+        db.session.commit()
+    with pytest.raises(AssertionError):
+        Client(app).login("leader")
+
+
+def test_read_only_leader_can_read_but_not_change(app, client_for):
+    leader = client_for("leader")
+    estate = row_id(app, Estate, name="永乐花园")
+    listing = leader.get("/admin/estate/?search=永乐")
+    assert listing.status_code == 200 and "永乐花园" in listing.text
+    assert "/admin/estate/new/" not in listing.text  # no create button
+    assert leader.get(f"/admin/estate/details/?id={estate}").status_code == 200
+    assert leader.get("/admin/estate/new/").status_code == 403
+    assert leader.get(f"/admin/estate/edit/?id={estate}").status_code == 403
+    assert leader.post(f"/admin/estate/edit/?id={estate}", {"name": "x"}).status_code == 403
+    assert leader.post("/admin/estate/delete/", {"id": str(estate)}).status_code == 403
+    leader.post("/admin/estate/action/", {"action": "mark_pilot", "rowid": str(estate)})
+    leader.post("/admin/estate/action/", {"action": "delete", "rowid": str(estate)})
+    with app.app_context():
+        assert db.session.get(Estate, estate) is not None
+
+
+def test_accounts_screen_is_for_the_system_administrator_only(client_for):
+    assert client_for("street").get("/admin/app_user/").status_code == 403
+    assert client_for("admin").get("/admin/app_user/").status_code == 200
+
+
+def test_cli_creates_a_user_with_a_role_and_scope(app):
+    runner = app.test_cli_runner()
+    result = runner.invoke(app.cli, ["users", "create", "zhao", "--role", "community_staff",
+                                     "--name", "赵六", "--community", "红山社区",
+                                     "--password", "secret123"], obj=None)
+    assert result.exit_code == 0, result.output
+    assert "已创建账号 zhao（社区工作人员）" in result.output
+    c = Client(app).login("zhao", "secret123")
+    page = c.get("/admin/estate/").text
+    assert "双龙小区" in page and "永乐花园" not in page
+
+
+def test_cli_refuses_a_weak_password_and_an_unbound_user(app):
+    runner = app.test_cli_runner()
+    weak = runner.invoke(app.cli, ["users", "create", "qian", "--role", "leader",
+                                   "--street", "示例街道", "--password", "short"])
+    assert weak.exit_code != 0 and "密码至少 8 位" in weak.output
+    unbound = runner.invoke(app.cli, ["users", "create", "sun", "--role", "leader",
+                                      "--password", "secret123"])
+    assert unbound.exit_code != 0 and "须绑定管辖的街道、社区或小区" in unbound.output

@@ -1,0 +1,92 @@
+"""The first slice as a user meets it: menus in Chinese, 56 estates filterable by class."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from models import db
+from models.estates import Estate, EstateClass
+from models.governance import Community
+
+from .helpers import row_id
+
+
+def filter_index(page: str, label: str, operation: str) -> int:
+    groups = json.loads(re.search(r'id="filter-groups-data"[^>]*>(.*?)</', page, re.S).group(1))
+    return next(f["index"] for f in groups[label] if f["operation"] == operation)
+
+
+def test_menus_show_communities_and_estates_in_chinese(client_for):
+    home = client_for("street").get("/admin/").text
+    for label in ("治理架构", "社区", "小区与自治", "小区", "首页"):
+        assert f">{label}<" in home or f"> {label}<" in home or label in home
+    assert re.search(r'href="/admin/community/">\s*社区', home)
+    assert re.search(r'href="/admin/estate/">\s*小区', home)
+
+
+@pytest.mark.parametrize("klass, expected", [(EstateClass.FIRST, 15), (EstateClass.SECOND, 21),
+                                             (EstateClass.THIRD, 20)])
+def test_estate_list_filtered_by_class(client_for, klass, expected):
+    street = client_for("street")
+    page = street.get("/admin/estate/?page_size=100").text
+    assert page.count('<td class="col-name">') == 56
+    index = filter_index(page, "小区类别", "等于")
+    filtered = street.get(f"/admin/estate/?page_size=100&flt0_{index}={klass.value}").text
+    assert filtered.count('<td class="col-name">') == expected
+
+
+def test_the_five_pilots_sit_in_their_communities(app):
+    with app.app_context():
+        pilots = db.session.execute(db.select(Estate.name, Community.name).join(Estate.community)
+                                    .where(Estate.is_pilot).order_by(Estate.name)).all()
+    assert sorted(pilots) == sorted([("永乐花园", "江滨社区"), ("后溪公寓小区", "后溪洋社区"),
+                                     ("黄山新村一路", "鸿燕社区"), ("双龙小区", "红山社区"),
+                                     ("贮木场新村", "黄山社区")])
+
+
+def test_made_up_estates_are_marked_as_demo(app):
+    with app.app_context():
+        demo = db.session.scalar(db.select(db.func.count()).select_from(Estate).where(Estate.is_demo))
+        assert demo == 51
+        assert db.session.scalar(db.select(Estate.is_demo).where(Estate.name == "永乐花园")) is False
+
+
+def test_bad_numbers_are_refused_with_the_field_named(app, client_for):
+    street = client_for("street")
+    estate = row_id(app, Estate, name="永乐花园")
+    jiangbin = str(row_id(app, Community, name="江滨社区"))
+    response = street.post(f"/admin/estate/edit/?id={estate}", {
+        "name": "永乐花园", "community": jiangbin, "estate_class": "first", "households": "-3"})
+    assert response.status_code == 200
+    assert "应在 0 到 100000 之间" in response.text
+    with app.app_context():
+        assert db.session.get(Estate, estate).households != -3
+
+
+def test_duplicate_name_is_refused_in_chinese(app, client_for):
+    street = client_for("street")
+    jiangbin = str(row_id(app, Community, name="江滨社区"))
+    response = street.post("/admin/estate/new/", {"name": "永乐花园", "community": jiangbin,
+                                                  "estate_class": "first"})
+    assert response.status_code == 200
+    assert "已经存在" in response.text  # Flask-Admin's Unique validator, in Chinese
+
+
+def test_an_estate_needs_a_community(app, client_for):
+    street = client_for("street")
+    response = street.post("/admin/estate/new/", {"name": "无主小区", "estate_class": "first"})
+    assert response.status_code == 200
+    with app.app_context():
+        assert db.session.scalar(db.select(Estate).where(Estate.name == "无主小区")) is None
+
+
+def test_mark_pilot_bulk_action(app, client_for):
+    coordinator = client_for("coordinator")
+    ids = [str(row_id(app, Estate, name=n)) for n in ("丽景湾", "紫荆花园")]
+    response = coordinator.post("/admin/estate/action/", {"action": "mark_pilot", "rowid": ids})
+    assert response.status_code == 302
+    with app.app_context():
+        assert all(db.session.get(Estate, int(i)).is_pilot for i in ids)

@@ -1,0 +1,40 @@
+# Two commands do all the set-up on a fresh machine:
+#   make run    - the application with demo data on SQLite, at http://127.0.0.1:5000/
+#   make test   - the whole test suite, on SQLite and (where it answers) PostgreSQL
+# Both create .venv and install what they need on first use.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+FLASK := $(BIN)/flask --app app
+PG_SERVER ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+PG_PROBE := import psycopg; psycopg.connect('host=127.0.0.1 port=5432 user=postgres dbname=postgres', connect_timeout=3).close()
+
+.PHONY: run test install
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(FLASK) db upgrade
+	$(FLASK) seed demo
+	$(FLASK) run --host $${HOST:-127.0.0.1} --port $${PORT:-5000}
+
+test: $(STAMP)
+	@echo "== SQLite =="
+	$(BIN)/python -m pytest
+	@if $(BIN)/python -c "$(PG_PROBE)" 2>/dev/null; then \
+	  echo "== PostgreSQL (a fresh database, created and dropped by the run) =="; \
+	  TEST_DATABASE_URL=$(PG_SERVER) $(BIN)/python -m pytest; \
+	elif [ "$$CI" = "true" ]; then \
+	  echo "CI: PostgreSQL must answer at 127.0.0.1:5432"; exit 1; \
+	else \
+	  echo "PostgreSQL does not answer at 127.0.0.1:5432: ran on SQLite only"; \
+	fi

@@ -25,6 +25,7 @@ class AuditAction(Choices):
     UPDATE = "update", "修改"
     DELETE = "delete", "删除"
     ACTION = "action", "操作"
+    TRANSITION = "transition", "流转"
     LOGIN = "login", "登录"
     LOGOUT = "logout", "退出"
     LOGIN_FAILED = "login_failed", "登录失败"
@@ -143,7 +144,7 @@ def _changes(obj: Any, new: bool) -> dict[str, list[Any]]:
             recorded_fks.update(c.key for c in rel.local_columns)
     for attr in mapper.column_attrs:
         key = attr.key
-        if key in SKIPPED or key in recorded_fks or attr.columns[0].primary_key:
+        if key in SKIPPED or key in recorded_fks or not _stored(attr) or attr.columns[0].primary_key:
             continue
         hist = attributes.get_history(obj, key)
         if new:
@@ -160,10 +161,17 @@ def _changes(obj: Any, new: bool) -> dict[str, list[Any]]:
     return out
 
 
+def _stored(attr: Any) -> bool:
+    """A real column of the table, not a figure computed in SQL."""
+    from sqlalchemy import Column
+
+    return isinstance(attr.columns[0], Column)
+
+
 def _snapshot(obj: Any) -> dict[str, list[Any]]:
     mapper = inspect(obj).mapper
     return {a.key: [_plain(getattr(obj, a.key)), None] for a in mapper.column_attrs
-            if a.key not in SKIPPED and not a.columns[0].primary_key
+            if a.key not in SKIPPED and _stored(a) and not a.columns[0].primary_key
             and not a.columns[0].info.get("secret") and getattr(obj, a.key) is not None}
 
 

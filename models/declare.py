@@ -97,6 +97,30 @@ class ChoiceType(TypeDecorator):
 
 
 
+def _coerce_choice_columns(mapper: Any, cls: type) -> None:
+    """Whatever is assigned to a choice column (a form's string, a code) becomes the
+    member at once, so model rules can rely on ``.label``."""
+    from sqlalchemy import event
+
+    for attr in mapper.column_attrs:
+        ctype = getattr(attr.columns[0], "type", None)
+        if isinstance(ctype, ChoiceType):
+            def coerce(target: Any, value: Any, old: Any, initiator: Any,
+                       choices: type[Choices] = ctype.choices) -> Any:
+                return None if value is None or value == "" else choices(value)
+            event.listen(getattr(cls, attr.key), "set", coerce, retval=True)
+
+
+def _install_choice_coercion() -> None:
+    from sqlalchemy import event
+    from sqlalchemy.orm import Mapper
+
+    event.listen(Mapper, "mapper_configured", _coerce_choice_columns)
+
+
+_install_choice_coercion()
+
+
 class Role(Choices):
     """Who a user is; what they may do comes from each model's ``Perms``."""
 
@@ -131,6 +155,50 @@ def field(type_: Any, label: str, *args: Any, help: str | None = None,
     if placeholder:
         info["placeholder"] = placeholder
     return mapped_column(type_, *args, info=info, **kwargs)
+
+
+def computed(label: str, expression: Callable[[type], Any], help: str | None = None,
+             warn: bool = False):
+    """A figure or flag computed from the record, never typed: Python on a row, SQL
+    (``expression(cls)``) in lists and filters::
+
+        @computed("无人管理", expression=lambda cls: cls.company_name.is_(None))
+        def uncovered(self) -> bool: ...
+    """
+    from sqlalchemy.ext.hybrid import hybrid_property
+
+    def wrap(getter: Callable[[Any], Any]) -> Any:
+        prop = hybrid_property(getter).expression(expression)
+        prop.info.update({"label": label, "warn": warn, **({"help": help} if help else {})})
+        return prop
+    return wrap
+
+
+def figure(label: str, expression: Any, help: str | None = None, flag: bool = False,
+           warn: bool = False, internal: bool = False):
+    """A figure computed in SQL and loaded with the row in the same query (a labelled
+    ``column_property``): counts, names of related rows, flags that need other tables.
+    Assign it after the classes it reads are defined::
+
+        PropertyCompany.estates_served = figure("服务小区数", select(func.count(...))...)
+    """
+    from sqlalchemy import Boolean, type_coerce
+    from sqlalchemy.orm import column_property
+
+    expr = expression.scalar_subquery() if hasattr(expression, "scalar_subquery") else expression
+    if flag:  # 是/否 in lists, a yes/no filter
+        expr = type_coerce(expr, Boolean)
+    # internal: loaded for str() and the like, never a column of its own on screen
+    return column_property(expr, info={"label": label, "figure": True, "warn": warn,
+                                       "internal": internal,
+                                       **({"help": help} if help else {})})
+
+
+def attr_info(prop: Any) -> dict:
+    """The declared info of a column attribute: on the Column for ``field()``, on the
+    property for ``figure()``."""
+    col = prop.columns[0]
+    return getattr(col, "info", None) or prop.info
 
 
 def relation(label: str, *args: Any, **kwargs: Any):
@@ -238,11 +306,18 @@ class ModelAdmin:
     perms: Perms = Perms()
     """Who may read, create, edit and delete."""
 
-    scope: str | None = None
+    scope: str | tuple[str, ...] | None = None
     """Path to the column that places a row in a street, community or estate:
     ``"id"`` on those tables themselves, ``"community_id"``, ``"estate_id"``, or a
-    dotted path such as ``"inspection.estate_id"``. ``None``: not scoped (reference
-    data every user may see)."""
+    dotted path such as ``"inspection.estate_id"``. Several paths, finest first —
+    ``("community_id", "street_id")`` — place a row by the first one that is set.
+    ``None``: not scoped (reference data every user may see)."""
+
+    workflow: Any = None
+    """A :class:`models.workflow.Workflow`: states, transitions, clocks."""
+
+    inline: tuple[str, ...] = ()
+    """One-to-many relations edited inside this model's form (e.g. members)."""
 
     labels: Mapping[str, str] = dc_field(default_factory=dict)
     """Labels for dotted columns when the relation's label does not fit."""
@@ -307,9 +382,7 @@ def column_label(model: type, name: str) -> str:
             if i == len(parts) - 2 and parts[-1] in ("name", "title"):
                 return label  # "community.name" reads as 所属社区
         elif part in mapper.column_attrs:
-            col = mapper.column_attrs[part].columns[0]
-            label = col.info.get("label", part)
-        elif hasattr(current, part):  # a property or hybrid with a ``label`` attribute
-            label = getattr(getattr(current, part), "label", None) or getattr(
-                current.__dict__.get(part), "label", part) or part
+            label = attr_info(mapper.column_attrs[part]).get("label", part)
+        elif part in mapper.all_orm_descriptors:  # a computed hybrid
+            label = mapper.all_orm_descriptors[part].info.get("label", part)
     return label

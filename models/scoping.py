@@ -53,8 +53,12 @@ def resolve_column(model: type, path: str) -> Any:
     return mapper.column_attrs[parts[-1]].columns[0]
 
 
-def _ids_at(level: str, user: Any) -> list[Any]:
-    """Selectables yielding the ids at ``level`` that ``user``'s bindings reach."""
+def _ids_at(level: str, user: Any, write: bool = False) -> list[Any]:
+    """Selectables yielding the ids at ``level`` that ``user``'s bindings reach.
+
+    Reading projects bindings both ways; writing only downward (an estate-bound
+    committee member reads their community but cannot change it).
+    """
     from .estates import Estate
     from .governance import Community
 
@@ -66,6 +70,9 @@ def _ids_at(level: str, user: Any) -> list[Any]:
     out: list[Any] = []
     for from_level, ids in bound.items():
         if not ids:
+            continue
+        upward = LEVELS.index(from_level) > LEVELS.index(level)
+        if upward and write:
             continue
         if from_level == level:
             out.append(ids)
@@ -86,41 +93,56 @@ def _ids_at(level: str, user: Any) -> list[Any]:
     return out
 
 
-def scope_clause(model: type, user: Any) -> ColumnElement[bool] | None:
-    """A WHERE clause limiting ``model`` to ``user``'s rows; ``None`` means no limit."""
-    path = getattr(getattr(model, "__admin__", None), "scope", None)
-    if path is None or user is None:
-        return None if path is None else false()
-    if getattr(user, "is_unrestricted", False):
+def scope_paths(model: type) -> tuple[str, ...] | None:
+    scope = getattr(getattr(model, "__admin__", None), "scope", None)
+    if scope is None:
         return None
-    level = anchor_level(model, path)
-    sources = _ids_at(level, user)
-    if not sources:
-        return false()
-    parts = path.split(".")
-    column = resolve_column(model, path)
-    conditions = [column.in_(src) for src in sources]
-    from sqlalchemy import or_
+    return (scope,) if isinstance(scope, str) else tuple(scope)
 
-    clause = or_(*conditions) if len(conditions) > 1 else conditions[0]
-    # Walk back up the relation path: parent.has(child.has(column IN ...)).
-    current = model
-    rels = []
-    for part in parts[:-1]:
-        rel = getattr(current, part)
-        rels.append(rel)
+
+def _along(model: type, path: str, clause: Any) -> Any:
+    """Wrap ``clause`` (on the path's last model) in ``has()``/``any()`` back to ``model``."""
+    current, rels = model, []
+    for part in path.split(".")[:-1]:
+        rels.append(getattr(current, part))
         current = sa_inspect(current).relationships[part].mapper.class_
     for rel in reversed(rels):
-        clause = rel.has(clause) if not rel.property.uselist else rel.any(clause)
+        clause = rel.any(clause) if rel.property.uselist else rel.has(clause)
     return clause
 
 
-def in_scope(obj: Any, user: Any) -> bool:
-    """Whether one (flushed) object lies inside ``user``'s scope."""
+def scope_clause(model: type, user: Any, write: bool = False) -> ColumnElement[bool] | None:
+    """A WHERE clause limiting ``model`` to ``user``'s rows; ``None`` means no limit.
+
+    With several paths (finest first) a row is placed by the first one that is set.
+    """
+    from sqlalchemy import and_, or_
+
+    paths = scope_paths(model)
+    if paths is None:
+        return None
+    if user is None or not getattr(user, "is_authenticated", True):
+        return false()
+    if getattr(user, "is_unrestricted", False):
+        return None
+    alternatives, finer_set = [], []
+    for i, path in enumerate(paths):
+        column = resolve_column(model, path)
+        sources = _ids_at(anchor_level(model, path), user, write)
+        member = or_(*[column.in_(src) for src in sources]) if sources else false()
+        last = i == len(paths) - 1
+        here = _along(model, path, member if last else and_(column.isnot(None), member))
+        alternatives.append(and_(*[~f for f in finer_set], here) if finer_set else here)
+        finer_set.append(_along(model, path, column.isnot(None)))
+    return or_(*alternatives) if len(alternatives) > 1 else alternatives[0]
+
+
+def in_scope(obj: Any, user: Any, write: bool = True) -> bool:
+    """Whether one (flushed) object lies inside ``user``'s scope (for writing, by default)."""
     from . import db
 
     model = type(obj)
-    clause = scope_clause(model, user)
+    clause = scope_clause(model, user, write)
     if clause is None:
         return True
     pk = sa_inspect(model).primary_key[0]

@@ -13,6 +13,8 @@ from wtforms.validators import DataRequired, EqualTo, Length
 
 from models import db, now
 from models.accounts import User, password_problem
+from models.estates import Estate
+from models.governance import Community, Street
 from models.audit import AuditAction, record
 
 bp = Blueprint("auth", __name__)
@@ -30,10 +32,12 @@ def load_user(user_id: str) -> User | None:
         key = int(user_id)
     except ValueError:
         return None
-    # Bindings are read by the scoping hook on every request: load them with the user.
-    return db.session.get(User, key, options=[selectinload(User.streets),
-                                              selectinload(User.communities),
-                                              selectinload(User.estates)])
+    # Bindings are read by the scoping hook on every request: load their ids and
+    # names with the user, nothing more.
+    return db.session.get(User, key, options=[
+        selectinload(User.streets).load_only(Street.id, Street.name),
+        selectinload(User.communities).load_only(Community.id, Community.name),
+        selectinload(User.estates).load_only(Estate.id, Estate.name)])
 
 
 def safe_next(target: str | None, default: str) -> str:

@@ -34,7 +34,7 @@ from flask_admin.model.template import LinkRowAction
 from flask_babel import lazy_gettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import Boolean, Date, DateTime, Integer, Numeric, String, Text
+from sqlalchemy import Boolean, Column, Date, DateTime, Integer, Numeric, String, Text
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import joinedload, selectinload
@@ -44,10 +44,12 @@ from wtforms.validators import NumberRange
 
 from models import db
 from models.audit import AuditAction, history_of, record
-from models.declare import ChoiceType, Invalid, ModelAdmin, Refused, column_label, lookup_fields
+from models.declare import (ChoiceType, Invalid, ModelAdmin, Refused, attr_info, column_label,
+                            lookup_fields)
 from models.scoping import in_scope, scope_clause
 
 from . import formatting
+from .workflow import WorkflowMixin
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,9 @@ ENDPOINT_OPERATION = {
     "create_view": "create", "edit_view": "edit", "ajax_update": "edit",
     "delete_view": "delete",
 }
+# Endpoints that change rows: they see rows through the write scope.
+WRITE_ENDPOINTS = {"create_view", "edit_view", "ajax_update", "delete_view", "action_view",
+                   "transition_view"}
 
 
 class AdminForm(FlaskForm):
@@ -125,7 +130,16 @@ class RelationFilter(sqla_filters.IntEqualFilter):
         return [(str(r.id), str(r)) for r in rows]
 
 
-class DeclaredModelView(ModelView):
+class ComputedFlagFilter(sqla_filters.BooleanEqualFilter):
+    """是/否 on a computed flag (a hybrid's SQL expression)."""
+
+    def apply(self, query: Any, value: Any, alias: Any = None) -> Any:
+        expression = self.column
+        wanted = value is True or str(value) == "1"  # clean() may already give a bool
+        return query.filter(expression if wanted else ~expression)
+
+
+class DeclaredModelView(WorkflowMixin, ModelView):
     """A Flask-Admin ``ModelView`` configured entirely from a ``ModelAdmin``."""
 
     spec: ModelAdmin
@@ -194,10 +208,23 @@ class DeclaredModelView(ModelView):
         action = self._declared_actions.get(name)
         return action is not None and action.allows(current_user.role)
 
+    def handle_filter(self, filter: Any) -> Any:
+        if getattr(filter, "no_join", False):  # computed in SQL: Flask-Admin would join "None"
+            return filter
+        return super().handle_filter(filter)
+
+    def get_column_names(self, only_columns: Any, excluded_columns: Any) -> list[tuple[str, Any]]:
+        """Declared names are attribute paths already; Flask-Admin's own lookup trips
+        over computed figures (their SQL expression has no usable ``key``)."""
+        excluded = set(excluded_columns or ())
+        return [(name, self.column_labels.get(name) or name) for name in only_columns
+                if name not in excluded]
+
     # -- the scoping hook ---------------------------------------------------------
 
     def scope(self) -> Any:
-        return scope_clause(self.model, current_user)
+        endpoint = (request.endpoint or "").rsplit(".", 1)[-1] if _in_request() else ""
+        return scope_clause(self.model, current_user, write=endpoint in WRITE_ENDPOINTS)
 
     def get_query(self) -> Any:
         query = super().get_query()
@@ -243,12 +270,12 @@ class DeclaredModelView(ModelView):
         try:
             if is_created:
                 session.add(model)
-            run_rules(model)
+            if form is not None:
+                self._on_model_change(form, model, is_created)
+            run_rules_on_session(model)
             session.flush()
             if not in_scope(model, current_user):
                 raise Refused("该记录不在您的管辖范围内，无法保存")
-            if form is not None:
-                self._on_model_change(form, model, is_created)
             session.commit()
         except Invalid as exc:
             session.rollback()
@@ -313,11 +340,13 @@ class DeclaredModelView(ModelView):
         return True
 
     def _report_invalid(self, exc: Invalid, form: Any) -> None:
+        model = getattr(exc, "model", None) or self.model
+        prefix = f"{exc.row}：" if getattr(exc, "row", None) else ""
         for name, messages in exc.errors.items():
-            field = getattr(form, name, None) if form is not None else None
+            field = getattr(form, name, None) if form is not None and model is self.model else None
             if field is not None and hasattr(field, "errors"):
                 field.errors = list(field.errors or []) + messages
-            flash(f"「{column_label(self.model, name)}」：{'；'.join(messages)}", "error")
+            flash(f"{prefix}「{column_label(model, name)}」：{'；'.join(messages)}", "error")
 
     # -- bulk actions: all selected rows, or none ---------------------------------
 
@@ -332,7 +361,7 @@ class DeclaredModelView(ModelView):
                         db.session.delete(row)
                     else:
                         getattr(row, name)()
-                        run_rules(row)
+                        run_rules_on_session(row)
                 except (Refused, Invalid) as exc:
                     raise Refused(f"「{row}」：{exc}") from exc
             db.session.flush()
@@ -420,7 +449,7 @@ def run_rules(model: Any) -> None:
     """Column ranges from the declaration, then the model's own ``clean()``."""
     errors: dict[str, list[str]] = {}
     for attr in sa_inspect(type(model)).column_attrs:
-        info = attr.columns[0].info
+        info = attr_info(attr)
         value = getattr(model, attr.key, None)
         if value is None or isinstance(value, bool):
             continue
@@ -433,6 +462,21 @@ def run_rules(model: Any) -> None:
     clean = getattr(model, "clean", None)
     if callable(clean):
         clean()
+
+
+def run_rules_on_session(main: Any) -> None:
+    """Rules of the main row, then of every other declared row the write touches
+    (inline children, rows an action changed); errors name the row they belong to."""
+    run_rules(main)
+    for obj in list(db.session.new) + list(db.session.dirty):
+        if obj is main or not hasattr(type(obj), "__admin__"):
+            continue
+        try:
+            run_rules(obj)
+        except Invalid as exc:
+            exc.model = type(obj)
+            exc.row = f"{type(obj).__admin__.label}「{obj}」"
+            raise
 
 
 def integrity_message(exc: IntegrityError, model: type) -> str:
@@ -471,18 +515,31 @@ def _default_columns(model: type, spec: ModelAdmin, form: bool = False) -> list[
     fk_cols = {c.key for rel in mapper.relationships for c in rel.local_columns}
     names: list[str] = []
     for attr in mapper.column_attrs:
-        col = attr.columns[0]
-        if col.primary_key or attr.key in fk_cols or not col.info.get("label"):
+        col, info = attr.columns[0], attr_info(attr)
+        if getattr(col, "primary_key", False) or attr.key in fk_cols or not info.get("label"):
             continue
-        if col.info.get("secret"):
+        if info.get("secret") or info.get("internal") or (form and info.get("figure")):
             continue
         names.append(attr.key)
     for rel in mapper.relationships:
         if rel.info.get("label") and (not rel.uselist or rel.secondary is not None):
             names.append(rel.key)
     if form:
-        names = [n for n in names if n not in spec.readonly and n not in ("created_at", "updated_at")]
+        names = [n for n in names if n not in spec.readonly and n not in computed_columns(model)
+                 and n not in ("created_at", "updated_at")]
+    else:
+        names += [key for key, d in mapper.all_orm_descriptors.items()
+                  if getattr(d, "info", None) and d.info.get("label")
+                  and key not in mapper.attrs]
     return names
+
+
+def computed_columns(model: type) -> set[str]:
+    """Columns the application fills itself: workflow state and clock deadlines."""
+    workflow = getattr(model.__admin__, "workflow", None)
+    if workflow is None:
+        return set()
+    return {workflow.field, *(c.due for c in workflow.clocks)}
 
 
 def _filters_for(model: type, spec: ModelAdmin) -> list[Any]:
@@ -495,8 +552,14 @@ def _filters_for(model: type, spec: ModelAdmin) -> list[Any]:
             col = getattr(model, fk.key) if "." not in name else fk
             out.append(RelationFilter(col, label, target.mapper.class_))
             continue
+        if kind == "computed":  # flags computed in SQL
+            flt = ComputedFlagFilter(getattr(model, name), label)
+            flt.no_join = True
+            out.append(flt)
+            continue
         column = _attr_for(model, name)
         ctype = target.type
+        start = len(out)
         if isinstance(ctype, ChoiceType):
             pairs = ctype.choices.pairs()
             out += [sqla_filters.FilterEqual(column, label, options=pairs),
@@ -524,6 +587,9 @@ def _filters_for(model: type, spec: ModelAdmin) -> list[Any]:
                     sqla_filters.FilterEqual(column, label)]
         else:
             raise TypeError(f"{model.__name__}: no filter for column type {ctype!r} ({name})")
+        if not isinstance(target, Column):  # a figure: SQL of its own, nothing to join
+            for flt in out[start:]:
+                flt.no_join = True
     return out
 
 
@@ -582,8 +648,10 @@ def build_view(model: type) -> DeclaredModelView:
     every = set(list_columns) | set(form_columns) | set(details_columns) | set(spec.filters) \
         | set(spec.search) | set(mapper.attrs.keys())
     labels = {name: lazy_gettext(column_label(model, name)) for name in every}
-    descriptions = {a.key: a.columns[0].info["help"] for a in mapper.column_attrs
-                    if a.columns[0].info.get("help")}
+    descriptions = {a.key: attr_info(a)["help"] for a in mapper.column_attrs
+                    if attr_info(a).get("help")}
+    descriptions.update({k: d.info["help"] for k, d in mapper.all_orm_descriptors.items()
+                         if getattr(d, "info", None) and d.info.get("help")})
 
     choices = {}
     for name in set(list_columns) | set(details_columns) | set(form_columns):
@@ -608,6 +676,8 @@ def build_view(model: type) -> DeclaredModelView:
             ajax_refs[name] = {"fields": list(lookup), "page_size": 10,
                                "placeholder": f"输入{lookup_label(remote, lookup)}搜索"}
 
+    inline = [_inline_model(model, name) for name in spec.inline]
+
     sortable = [n for n in list_columns if _column_type(model, n)[0] == "column"]
     default_sort = None
     if spec.sort:
@@ -630,6 +700,7 @@ def build_view(model: type) -> DeclaredModelView:
         "form_choices": {k: v for k, v in choices.items() if k in form_columns},
         "form_args": form_args,
         "form_ajax_refs": ajax_refs or None,
+        "inline_models": inline or None,
         "page_size": spec.page_size,
         "column_type_formatters": formatting.LIST_FORMATTERS,
         "column_type_formatters_detail": formatting.LIST_FORMATTERS,
@@ -642,10 +713,45 @@ def build_view(model: type) -> DeclaredModelView:
         **dict(spec.extra),
     }
     attrs["column_filters"] = _filters_for(model, spec) or None
+    warnings = {name: formatting.warning_flag for name in set(list_columns) | set(details_columns)
+                if _info_of(model, name).get("warn")}
+    if warnings:
+        inherited = getattr(base, "column_formatters", None)
+        attrs["column_formatters"] = {**(inherited if isinstance(inherited, dict) else {}), **warnings}
     view_class = type(f"{model.__name__}View", (base,), attrs)
     _attach_actions(view_class, spec)
     return view_class(model, db, name=lazy_gettext(spec.label),
                       category=lazy_gettext(spec.category), endpoint=model.__tablename__)
+
+
+def _inline_model(model: type, name: str) -> tuple[type, dict[str, Any]]:
+    """A one-to-many child edited inside its parent's form, from the child's declaration."""
+    rel = sa_inspect(model).relationships[name]
+    child = rel.mapper.class_
+    spec = child.__admin__
+    back = {r.key for r in sa_inspect(child).relationships if r.mapper.class_ is model}
+    columns = [c for c in (spec.form_columns or _default_columns(child, spec, form=True))
+               if c not in back and _column_type(child, c)[0] == "column"]
+    options: dict[str, Any] = {
+        "form_columns": ["id", *columns],
+        "column_labels": {c: lazy_gettext(column_label(child, c)) for c in columns},
+        "form_choices": {c: _column_type(child, c)[1].type.choices.pairs() for c in columns
+                         if isinstance(_column_type(child, c)[1].type, ChoiceType)},
+        "form_args": {c: {"validators": [NumberRange(
+            min=_column_type(child, c)[1].info.get("min"), max=_column_type(child, c)[1].info.get("max"),
+            message=_range_message(_column_type(child, c)[1].info))]}
+            for c in columns if {"min", "max"} & set(_column_type(child, c)[1].info)},
+    }
+    return child, options
+
+
+def _info_of(model: type, name: str) -> dict[str, Any]:
+    kind, target = _column_type(model, name)
+    if kind == "computed":
+        return target.info
+    if kind == "column" and "." not in name:
+        return attr_info(sa_inspect(model).column_attrs[name])
+    return {}
 
 
 def _range_message(info: dict[str, Any]) -> str:

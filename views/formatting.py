@@ -47,6 +47,13 @@ def _list(view: Any, value: list, name: str) -> str:
     return "、".join(text(v) for v in value)
 
 
+def warning_flag(view: Any, context: Any, model: Any, name: str) -> Markup:
+    """A flag that means something is wrong: red when raised."""
+    if value_at(model, name):
+        return Markup('<span class="badge badge-danger">是</span>')
+    return Markup('<span class="text-muted">否</span>')
+
+
 # Order matters: bool before int, datetime before date.
 LIST_FORMATTERS = {
     type(None): lambda view, value, name: "",

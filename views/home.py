@@ -10,9 +10,21 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from models import db
+from models.declare import column_label
 from models.estates import Estate, EstateClass, ManagementMode
-from models.governance import Community
+from models.governance import Community, LeadershipGroup
 from models.scoping import scope_clause
+from models.selfgov import OwnersCommittee
+from models.supervision import FourInOneGroup
+
+# Flags that compute themselves, shown on the home page with a link to the rows.
+ATTENTION = [
+    (OwnersCommittee, "filing_overdue"),
+    (OwnersCommittee, "re_election_due"),
+    (Estate, "uncovered"),
+    (FourInOneGroup, "incomplete"),
+    (LeadershipGroup, "meeting_due"),
+]
 
 
 def scoped(stmt: Any, model: type) -> Any:
@@ -44,4 +56,27 @@ class HomeView(AdminIndexView):
                 select(func.count()).select_from(Estate).where(Estate.is_pilot), Estate)),
         }
         return self.render("admin/home.html", grid=grid, classes=list(EstateClass),
-                           modes=[*ManagementMode, None], summary=summary)
+                           modes=[*ManagementMode, None], summary=summary,
+                           attention=self.attention())
+
+    def attention(self) -> list[dict[str, Any]]:
+        out = []
+        for model, flag in ATTENTION:
+            if not model.__admin__.perms.allows(current_user.role, "read"):
+                continue
+            count = db.session.scalar(scoped(
+                select(func.count()).select_from(model).where(getattr(model, flag)), model))
+            out.append({"label": f"{model.__admin__.label}：{column_label(model, flag)}",
+                        "count": count, "url": flag_url(self.admin, model, flag)})
+        return out
+
+
+def flag_url(admin: Any, model: type, flag: str) -> str | None:
+    """The list of ``model`` filtered on ``flag`` = 是."""
+    label = column_label(model, flag)
+    for view in admin._views:
+        if getattr(view, "model", None) is model:
+            for index, flt in enumerate(view._filters or ()):
+                if str(flt.name) == label:
+                    return url_for(f"{view.endpoint}.index_view", **{f"flt0_{index}": 1})
+    return None

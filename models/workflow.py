@@ -1,0 +1,244 @@
+"""One way to declare a workflow: states, transitions as actions with guards, clocks.
+
+A model declares::
+
+    FILING = Clock("filing", "备案期限", start="election_date", due="filing_due_on",
+                   stop="filing_date", rule=days_after(30))
+
+    class OwnersCommittee(db.Model):
+        state = field(ChoiceType(CommitteeState), "状态", default=CommitteeState.PREPARING)
+        filing_overdue = FILING.flag("逾期未备案")
+        __admin__ = ModelAdmin(..., workflow=Workflow(
+            transitions=(
+                Transition("file", "备案", source=(ELECTED,), target=IN_OFFICE,
+                           params=(Param("filing_date", "备案日期", "date"),),
+                           guard="guard_file"),
+            ),
+            clocks=(FILING,),
+        ))
+
+* A transition's **guard** is a model method returning ``None`` or the Chinese reason
+  it is refused; its **effect** is the model method of the transition's name, if any,
+  called with the params. The state field itself is never in a form.
+* A **clock** stores its deadline in a column computed from a start column and a
+  rule whenever the start changes (never typed); ``Clock.flag`` is the overdue flag,
+  usable in lists, filters and SQL.
+* :func:`perform` runs a transition; the engine wraps it in a transaction and the
+  audit trail records it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, Callable, Iterable
+
+from sqlalchemy import Date, DateTime, and_, bindparam, event
+from sqlalchemy.ext.hybrid import hybrid_property
+from sqlalchemy.orm import attributes
+
+from . import AppSession, now
+from .declare import Choices, Refused, Role
+
+
+@dataclass(frozen=True)
+class Param:
+    """An input a transition asks for (a date, an opinion…)."""
+
+    name: str
+    label: str
+    kind: str = "text"  # text, textarea, date, datetime, int, decimal, choice, bool
+    required: bool = True
+    choices: type[Choices] | None = None
+    help: str | None = None
+    default: Callable[[Any], Any] | None = None  # default from the row, e.g. today
+
+
+@dataclass(frozen=True)
+class Transition:
+    name: str
+    label: str
+    source: tuple[Choices, ...]
+    target: Choices
+    roles: Iterable[str] = (Role.STREET_STAFF,)
+    params: tuple[Param, ...] = ()
+    guard: str | None = None
+    confirm: str | None = None
+    style: str = "primary"  # the button's Bootstrap colour
+
+
+@dataclass(frozen=True)
+class Clock:
+    """A deadline: ``due = rule(start)``; running while ``stop`` is empty (and, if
+    given, while the row is in one of ``states``)."""
+
+    name: str
+    label: str
+    start: str
+    due: str
+    rule: Callable[[Any, Any], Any]
+    stop: str | None = None
+    states: tuple[Choices, ...] = ()
+    state_field: str = "state"
+
+    def running(self, obj: Any) -> bool:
+        if self.stop and getattr(obj, self.stop) is not None:
+            return False
+        if self.states and getattr(obj, self.state_field) not in self.states:
+            return False
+        return getattr(obj, self.due) is not None
+
+    def late_by(self, obj: Any, at: Any = None) -> timedelta | None:
+        """How late the row is now (or when it stopped); ``None`` if on time."""
+        due = getattr(obj, self.due)
+        if due is None:
+            return None
+        end = getattr(obj, self.stop) if self.stop else None
+        if end is None:
+            if self.states and getattr(obj, self.state_field) not in self.states:
+                return None
+            end = at or _now_like(due)
+        gap = _as_datetime(end) - _as_datetime(due)
+        return gap if gap > timedelta(0) else None
+
+    def flag(self, label: str) -> hybrid_property:
+        """A hybrid "overdue now" flag: Python on a row, SQL in lists and filters."""
+        clock = self
+
+        def getter(obj: Any) -> bool:
+            return clock.running(obj) and getattr(obj, clock.due) < _now_like(getattr(obj, clock.due))
+
+        def expression(cls: Any) -> Any:
+            due = getattr(cls, clock.due)
+            is_date = isinstance(due.type, Date) and not isinstance(due.type, DateTime)
+            current = bindparam(f"now_{clock.name}", callable_=(lambda: now().date()) if is_date
+                                else now, type_=due.type, unique=True)
+            parts = [due.isnot(None), due < current]
+            if clock.stop:
+                parts.append(getattr(cls, clock.stop).is_(None))
+            if clock.states:
+                parts.append(getattr(cls, clock.state_field).in_([s.value for s in clock.states]))
+            return and_(*parts)
+
+        prop = hybrid_property(getter).expression(expression)
+        prop.info.update({"label": label, "clock": self.name, "warn": True})
+        return prop
+
+
+@dataclass(frozen=True)
+class Workflow:
+    transitions: tuple[Transition, ...]
+    clocks: tuple[Clock, ...] = ()
+    field: str = "state"
+
+    def transition(self, name: str) -> Transition | None:
+        return next((t for t in self.transitions if t.name == name), None)
+
+    def available(self, obj: Any) -> list[Transition]:
+        state = getattr(obj, self.field)
+        return [t for t in self.transitions if state in t.source]
+
+
+def days_after(n: int) -> Callable[[Any, Any], Any]:
+    return lambda obj, start: start + timedelta(days=n)
+
+
+def days_before(n: int) -> Callable[[Any, Any], Any]:
+    return lambda obj, start: start - timedelta(days=n)
+
+
+def minutes_after(n: int) -> Callable[[Any, Any], Any]:
+    return lambda obj, start: start + timedelta(minutes=n)
+
+
+def _now_like(value: Any) -> Any:
+    current = now()
+    return current if isinstance(value, datetime) else current.date()
+
+
+def _as_datetime(value: Any) -> datetime:
+    return value if isinstance(value, datetime) else datetime.combine(value, datetime.min.time())
+
+
+def workflow_of(obj_or_cls: Any) -> Workflow | None:
+    cls = obj_or_cls if isinstance(obj_or_cls, type) else type(obj_or_cls)
+    spec = getattr(cls, "__admin__", None)
+    return getattr(spec, "workflow", None)
+
+
+def perform(obj: Any, name: str, role: str | None, params: dict[str, Any] | None = None) -> Transition:
+    """Run transition ``name`` on ``obj``: state, role and guard checked, effect applied.
+
+    Raises :class:`Refused` with a Chinese message naming the rule; the caller rolls
+    back. The audit trail records the state change and the transition itself.
+    """
+    from .audit import AuditAction, record
+
+    workflow = workflow_of(obj)
+    transition = workflow.transition(name) if workflow else None
+    if transition is None:
+        raise Refused(f"没有名为「{name}」的操作")
+    state = getattr(obj, workflow.field)
+    if state not in transition.source:
+        raise Refused(f"当前状态为「{_label(state)}」，不能执行「{transition.label}」"
+                      f"（仅限：{'、'.join(_label(s) for s in transition.source)}）")
+    if role != Role.ADMIN and role not in {str(getattr(r, "value", r)) for r in transition.roles}:
+        raise Refused(f"您的角色不能执行「{transition.label}」")
+    params = dict(params or {})
+    if transition.guard:
+        reason = getattr(obj, transition.guard)(**_guard_args(obj, transition, params))
+        if reason:
+            raise Refused(f"不能{transition.label}：{reason}")
+    effect = getattr(obj, transition.name, None)
+    if callable(effect):
+        effect(**params)
+    setattr(obj, workflow.field, transition.target)
+    record(AuditAction.TRANSITION, obj,
+           note=f"{transition.label}：{_label(state)} → {_label(transition.target)}",
+           changes={k: [None, _plain(v)] for k, v in params.items()} or None)
+    return transition
+
+
+def _guard_args(obj: Any, transition: Transition, params: dict[str, Any]) -> dict[str, Any]:
+    import inspect
+
+    wanted = inspect.signature(getattr(obj, transition.guard)).parameters
+    return {k: v for k, v in params.items() if k in wanted}
+
+
+def _label(state: Any) -> str:
+    return getattr(state, "label", str(state))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    return getattr(value, "value", value) if not isinstance(value, (str, int, float)) else value
+
+
+# -- clocks: deadlines follow their start column ----------------------------------
+
+
+def _recompute(session: Any, flush_context: Any, instances: Any) -> None:
+    for obj in list(session.new) + list(session.dirty):
+        workflow = workflow_of(obj)
+        if workflow is None:
+            continue
+        for clock in workflow.clocks:
+            start = getattr(obj, clock.start)
+            changed = attributes.get_history(obj, clock.start).has_changes()
+            if start is None:
+                if getattr(obj, clock.due) is not None:
+                    setattr(obj, clock.due, None)
+            elif changed or getattr(obj, clock.due) is None or _rule_inputs_changed(obj):
+                setattr(obj, clock.due, clock.rule(obj, start))
+
+
+def _rule_inputs_changed(obj: Any) -> bool:
+    """A model may name other columns its deadlines depend on (e.g. a ticket's category)."""
+    return any(attributes.get_history(obj, name).has_changes()
+               for name in getattr(type(obj), "__clock_inputs__", ()))
+
+
+# insert=True: deadlines are set before the audit hook reads the changes
+event.listen(AppSession, "before_flush", _recompute, insert=True)

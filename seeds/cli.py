@@ -35,6 +35,19 @@ def seed_demo() -> None:
     click.echo(f"演示数据就绪：小区 {result['estates']} 个（本次新增 {result['estates_created']} 个）")
 
 
+@seed.command("reference", help="为指定街道加载原文中的组织结构与职责（参考数据）；重复执行不会重复创建")
+@click.option("--street", "street_name", required=True, help="街道名称；不存在时新建")
+def seed_reference(street_name: str) -> None:
+    from .loader import ensure
+    from .reference import load_reference
+
+    with acting_as("命令行：seed reference"):
+        street, _ = ensure(Street, {"name": street_name})
+        created = load_reference(street)
+        db.session.commit()
+    click.echo(f"{street_name}：参考数据就绪（本次新增 {created} 条）")
+
+
 @click.group(cls=AppGroup, help="管理用户账号")
 def users() -> None:
     pass

@@ -1,0 +1,76 @@
+"""Load the seed text's structure for a street, as reference data (not demo):
+the leadership group by title, the property-management office, the seven departments,
+the two stations and the center, and per community its supervision group and
+物业管理委员会 — each with its duties as the text words them.
+
+Idempotent: rows are found by their natural keys, so loading twice changes nothing
+and never overwrites what staff have since edited.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from models import db
+from models.governance import (Community, Duty, LeaderRole, LeadershipGroup, LeadershipMember,
+                               OrgKind, OrgUnit, Street)
+
+from . import reference_data as ref
+from .loader import ensure
+
+
+def _duties(owner: dict[str, Any], items: list[dict[str, Any]]) -> int:
+    created = 0
+    for item in items:
+        _, new = ensure(Duty, {**owner, "seq": item["seq"]}, text=item["text"], source=item["source"])
+        created += new
+    return created
+
+
+def _unit(street: Street, kind: OrgKind, name: str, duties: list[dict[str, Any]],
+          community: Community | None = None, **values: Any) -> int:
+    unit, new = ensure(OrgUnit, {"street_id": street.id, "name": name}, kind=kind,
+                       community_id=community.id if community else None, **values)
+    return new + _duties({"unit_id": unit.id}, duties)
+
+
+def load_reference(street: Street) -> int:
+    """Load everything for ``street``; returns the number of rows created."""
+    created = 0
+    lg = ref.LEADERSHIP_GROUP
+    # "街道物业管理领导小组" (篇6 一) with the street's own name, so streets tell theirs apart
+    group, new = ensure(LeadershipGroup, {"street_id": street.id},
+                        name=lg["name"].replace("街道", f"{street.name}", 1),
+                        duties="\n".join(d["text"] for d in lg["duties"]),
+                        office_name=lg["office"]["name"], office_host=lg["office"]["host"],
+                        note=f"成员单位：{lg['member_units_text']}（{lg['source']}）")
+    created += new
+    for order, m in enumerate(lg["members"], 1):
+        position = m["position"] + ("（兼任）" if m.get("concurrent") else "")
+        _, new = ensure(LeadershipMember, {"group_id": group.id, "name": m["name"]},
+                        role=LeaderRole(m["role"]), position=position, sort_order=order)
+        created += new
+
+    office = ref.PROPERTY_OFFICE
+    created += _unit(street, OrgKind.PROPERTY_OFFICE, office["name"], office["duties"])
+    for dept in ref.DEPARTMENTS:
+        created += _unit(street, OrgKind.DEPARTMENT, dept["full_name"], dept["duties"])
+    per_community = []
+    for unit in ref.UNITS:
+        if unit["per_community"]:
+            per_community.append(unit)
+            continue
+        created += _unit(street, OrgKind(unit["kind"]), unit["name"], unit["duties"],
+                         hotline_24h=unit["kind"] == OrgKind.REPAIR_STATION.value)
+
+    communities = db.session.scalars(db.select(Community).where(Community.street_id == street.id))
+    for community in communities:
+        for unit in per_community:
+            created += _unit(street, OrgKind(unit["kind"]), f"{community.name}物业管理监督小组",
+                             unit["duties"], community=community)
+        created += _unit(street, OrgKind.PM_COMMITTEE,
+                         f"{community.name}{ref.PM_COMMITTEE['name_suffix']}",
+                         ref.PM_COMMITTEE["duties"], community=community)
+        created += _duties({"community_id": community.id}, ref.COMMUNITY_DUTIES)
+    db.session.flush()
+    return created

@@ -27,7 +27,7 @@ class Client:
         token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text).group(1)
         response = self.http.post("/login", data={"csrf_token": token, "username": username,
                                                   "password": password})
-        assert response.status_code == 302, f"login as {username} failed"
+        assert response.status_code == 302, f"login as {username} failed: {flashes(response.text)}"
         self.refresh_token()
         return self
 
@@ -66,3 +66,15 @@ def count_statements(app) -> Iterator[list[str]]:
 def row_id(app, model: type, **key: Any) -> int:
     with app.app_context():
         return db.session.scalar(db.select(model.id).filter_by(**key))
+
+
+def transition(client: Client, endpoint: str, name: str, row: int, **params: Any):
+    """Run a workflow transition through its screen, as a user would."""
+    data = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in params.items()}
+    return client.post(f"/admin/{endpoint}/transition/{name}/?id={row}", data)
+
+
+def flashes(page: str) -> list[str]:
+    """The alert messages on a page, as text."""
+    raw = re.findall(r'<div class="alert[^"]*"[^>]*>(.*?)</div>', page, re.S)
+    return [re.sub(r"<[^>]+>|&times;", "", m).strip() for m in raw]

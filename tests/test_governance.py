@@ -1,0 +1,149 @@
+"""The street's structure: reference data from the seed text, loaded idempotently,
+seen only by the street it belongs to."""
+
+from __future__ import annotations
+
+from sqlalchemy import inspect as sa_inspect
+
+from models import db, declared_models
+from models.audit import AuditLog
+from models.estates import Estate
+from models.governance import (Community, Duty, LeaderRole, LeadershipGroup, LeadershipMember,
+                               OrgKind, OrgUnit, Street)
+from seeds.reference import load_reference
+
+from .helpers import Client, row_id
+
+
+def row_counts(app) -> dict[str, int]:
+    with app.app_context():
+        return {m.__tablename__: db.session.scalar(db.select(db.func.count()).select_from(m))
+                for m in declared_models() if m is not AuditLog}
+
+
+def test_loading_reference_data_twice_leaves_the_same_rows(app):
+    before = row_counts(app)
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["seed", "reference", "--street", "示例街道"])
+    assert result.exit_code == 0 and "本次新增 0 条" in result.output
+    result = runner.invoke(args=["seed", "demo"])
+    assert result.exit_code == 0
+    assert row_counts(app) == before
+
+
+def test_reference_structure_as_the_text_words_it(app):
+    with app.app_context():
+        street = db.session.scalar(db.select(Street).where(Street.name == "示例街道"))
+        units = {u.name: u for u in db.session.scalars(db.select(OrgUnit).where(OrgUnit.street_id == street.id))}
+        departments = [u for u in units.values() if u.kind == OrgKind.DEPARTMENT]
+        assert {d.name for d in departments} == {"街道城建科", "街道财政所", "街道市容卫生管理办公室",
+                                                 "街道司法所", "街道社会事务科", "街道综合科", "街道纪工委"}
+        assert units["街道城建科"].duties[0].text.startswith("负责研究制定辖区内住宅区物业管理的发展战略")
+        assert len(units["街道物业管理办公室"].duties) == 6
+        assert len(units["街道物业管理应急维修服务站"].duties) == 6
+        assert units["街道物业管理应急维修服务站"].hotline_24h
+        assert "30分钟内到场" in units["街道物业管理应急维修服务站"].duties[2].text
+        assert len(units["街道物业管理服务中心"].duties) == 9
+        assert len(units["街道物业管理矛盾投诉调解站"].duties) == 6
+        for community in ("江滨社区", "后溪洋社区", "鸿燕社区", "红山社区", "黄山社区"):
+            assert units[f"{community}物业管理监督小组"].kind == OrgKind.SUPERVISION_GROUP
+            assert units[f"{community}物业管理委员会"].kind == OrgKind.PM_COMMITTEE
+        jiangbin = db.session.scalar(db.select(Community).where(Community.name == "江滨社区"))
+        assert len(jiangbin.duties) == 5
+        group = db.session.scalar(db.select(LeadershipGroup).where(LeadershipGroup.street_id == street.id))
+        titles = {m.name: (m.role, m.position) for m in group.members}
+        assert titles["沈萌"] == (LeaderRole.LEADER, "街道党工委副书记、办事处主任")
+        assert titles["郑文珍"][0] == titles["陈旭"][0] == LeaderRole.DEPUTY
+        assert titles["蔡莹"][0] == LeaderRole.OFFICE_DIRECTOR
+        assert group.office_host == "社区办"
+
+
+def test_a_street_sees_only_its_own_structure(app, client_for):
+    admin = client_for("admin")
+    assert admin.post("/admin/street/new/", {"name": "第二街道"}).status_code == 302
+    second = row_id(app, Street, name="第二街道")
+    admin.post("/admin/community/new/", {"name": "外街社区", "street": str(second)})
+    community = row_id(app, Community, name="外街社区")
+    admin.post("/admin/estate/new/", {"name": "外街小区", "community": str(community),
+                                      "estate_class": "first"})
+    assert app.test_cli_runner().invoke(args=["seed", "reference", "--street", "第二街道"]).exit_code == 0
+
+    street = client_for("street")
+    for url, foreign, own in [
+        ("/admin/street/", "第二街道", "示例街道"),
+        ("/admin/community/", "外街社区", "江滨社区"),
+        ("/admin/estate/?search=外街", "外街小区", None),
+        ("/admin/org_unit/?search=外街", "外街社区物业管理监督小组", None),
+        ("/admin/leadership_group/", "第二街道", "示例街道"),
+        ("/admin/duty/?search=受理调解", None, "受理调解"),
+    ]:
+        page = street.get(url).text
+        if foreign:
+            assert foreign not in page, url
+        if own:
+            assert own in page, url
+    with app.app_context():
+        foreign_unit = db.session.scalar(db.select(OrgUnit.id).where(OrgUnit.name == "外街社区物业管理委员会"))
+        foreign_duty = db.session.scalar(db.select(Duty.id).join(Duty.unit).where(OrgUnit.street_id == second))
+    assert street.get(f"/admin/org_unit/details/?id={foreign_unit}").status_code == 404
+    assert street.get(f"/admin/duty/edit/?id={foreign_duty}").status_code == 404
+    # and the second street's own data is all there for a user bound to it
+    result = app.test_cli_runner().invoke(args=[
+        "users", "create", "second", "--role", "street_staff", "--street", "第二街道",
+        "--password", "secret123"])
+    assert result.exit_code == 0, result.output
+    page = Client(app).login("second", "secret123").get("/admin/org_unit/?page_size=100").text
+    assert "外街社区物业管理监督小组" in page and "江滨社区物业管理监督小组" not in page
+
+
+def test_the_leader_reads_every_registry_and_changes_none(app, client_for):
+    leader = client_for("leader")
+    for model in declared_models():
+        base = f"/admin/{model.__tablename__}/"
+        allowed = model.__admin__.perms.allows("leader", "read")
+        assert leader.get(base).status_code == (200 if allowed else 403), model
+        if not allowed:
+            continue
+        assert leader.get(f"{base}new/").status_code == 403, model
+        assert leader.post(f"{base}new/", {"name": "x"}).status_code == 403, model
+        with app.app_context():
+            row = db.session.scalar(db.select(model).limit(1))
+            pk = sa_inspect(row).identity[0] if row is not None else None
+        if pk is None:
+            continue
+        assert leader.get(f"{base}details/?id={pk}").status_code == 200, model
+        assert leader.get(f"{base}edit/?id={pk}").status_code == 403, model
+        assert leader.post(f"{base}delete/", {"id": str(pk)}).status_code == 403, model
+        for transition in getattr(model.__admin__.workflow, "transitions", ()):
+            r = leader.post(f"{base}transition/{transition.name}/?id={pk}", {})
+            assert r.status_code == 403, (model, transition.name)
+
+
+def test_an_org_unit_of_a_community_kind_needs_a_community(app, client_for):
+    street = client_for("street")
+    street_id = row_id(app, Street, name="示例街道")
+    r = street.post("/admin/org_unit/new/", {"street": str(street_id), "kind": "supervision_group",
+                                             "name": "无社区监督小组"})
+    assert r.status_code == 200 and "社区物业管理监督小组须属于一个社区" in r.text
+    jiangbin = row_id(app, Community, name="江滨社区")
+    r = street.post("/admin/org_unit/new/", {"street": str(street_id), "community": str(jiangbin),
+                                             "kind": "supervision_group", "name": "第二个监督小组"})
+    assert r.status_code == 200 and "江滨社区已有社区物业管理监督小组" in r.text
+    with app.app_context():
+        assert db.session.scalar(db.select(OrgUnit).where(OrgUnit.name.in_(
+            ["无社区监督小组", "第二个监督小组"]))) is None
+
+
+def test_only_one_group_leader(app, client_for):
+    street = client_for("street")
+    with app.app_context():
+        group = db.session.scalar(db.select(LeadershipGroup))
+        group_id = group.id
+    r = street.post("/admin/leadership_member/new/", {"group": str(group_id), "name": "另一人",
+                                                      "role": "leader", "sort_order": "9"})
+    assert r.status_code == 200 and "只能有一名组长/主任（已有：沈萌）" in r.text
+
+
+def test_community_list_shows_its_committee_and_supervision_group(client_for):
+    page = client_for("street").get("/admin/community/").text
+    assert "江滨社区物业管理委员会" in page and "江滨社区物业管理监督小组" in page

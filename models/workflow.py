@@ -188,7 +188,7 @@ def perform(obj: Any, name: str, role: str | None, params: dict[str, Any] | None
     if transition.guard:
         reason = getattr(obj, transition.guard)(**_guard_args(obj, transition, params))
         if reason:
-            raise Refused(f"不能{transition.label}：{reason}")
+            raise Refused(reason)
     effect = getattr(obj, transition.name, None)
     if callable(effect):
         effect(**params)

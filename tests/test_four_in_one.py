@@ -38,7 +38,7 @@ def test_an_incomplete_group_cannot_be_activated_and_the_screen_says_why(app, st
     assert "不能启用：缺少物业公司代表" in details
     r = transition(street, "four_in_one_group", "activate", group.id)
     assert r.status_code == 302
-    assert "不能启用：缺少物业公司代表" in " ".join(flashes(street.get(r.headers["Location"]).text))
+    assert "「启用」未完成，数据未改变：缺少物业公司代表" in " ".join(flashes(street.get(r.headers["Location"]).text))
     assert group_of(app, "黄山新村一路").state == GroupState.FORMING
 
     assert add_member(street, group.id, "物业 钱进", "company").status_code == 302

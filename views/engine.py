@@ -262,44 +262,48 @@ class DeclaredModelView(WorkflowMixin, ModelView):
             abort(404)
         return rows
 
-    # -- writes: one path for forms, actions and imports --------------------------
+    # -- writes: one path for forms, transitions, bulk actions and imports --------
 
-    def save(self, model: Any, is_created: bool, form: Any = None) -> bool:
-        """Validate, check scope and commit; on any failure roll back and explain."""
+    def write(self, change: Any, rows: Any = (), form: Any = None, what: str = "保存") -> bool:
+        """Apply ``change()``, run every touched row's rules, check that ``rows`` are
+        still in the user's scope and commit — or roll everything back and say why,
+        in Chinese, naming the field or row. Nothing is ever half-written."""
         session = db.session
         try:
-            if is_created:
-                session.add(model)
-            if form is not None:
-                self._on_model_change(form, model, is_created)
-            run_rules_on_session(model)
+            change()
             session.flush()
-            if not in_scope(model, current_user):
-                raise Refused("该记录不在您的管辖范围内，无法保存")
+            for row in rows() if callable(rows) else rows:
+                if not in_scope(row, current_user):
+                    raise Refused(f"「{row}」不在您的管辖范围内")
             session.commit()
+            return True
         except Invalid as exc:
             session.rollback()
             self._report_invalid(exc, form)
-            return False
         except Refused as exc:
             session.rollback()
-            flash(str(exc), "error")
-            return False
+            flash(f"{what}未完成，数据未改变：{exc}", "error")
         except IntegrityError as exc:
             session.rollback()
-            flash(integrity_message(exc, self.model), "error")
-            return False
+            flash(f"{what}未完成，数据未改变：{integrity_message(exc, self.model)}", "error")
         except OperationalError:
             session.rollback()
-            log.exception("database unavailable while saving %s", self.model.__name__)
-            flash("数据库暂时不可用，未保存，请稍后重试", "error")
-            return False
+            log.exception("database unavailable during %s on %s", what, self.model.__name__)
+            flash(f"数据库暂时不可用，{what}未完成，请稍后重试", "error")
         except SQLAlchemyError:
             session.rollback()
-            log.exception("failed to save %s", self.model.__name__)
-            flash("保存失败：数据未写入，请检查输入后重试", "error")
-            return False
-        return True
+            log.exception("%s failed on %s", what, self.model.__name__)
+            flash(f"{what}失败：数据未改变，请检查后重试", "error")
+        return False
+
+    def save(self, model: Any, is_created: bool, form: Any = None) -> bool:
+        def change() -> None:
+            if is_created:
+                db.session.add(model)
+            if form is not None:
+                self._on_model_change(form, model, is_created)
+            run_rules_on_session(model)
+        return self.write(change, [model], form)
 
     def create_model(self, form: Any) -> Any:
         model = self.build_new_instance()
@@ -319,22 +323,10 @@ class DeclaredModelView(WorkflowMixin, ModelView):
         return True
 
     def delete_model(self, model: Any) -> bool:
-        try:
+        def change() -> None:
             self.on_model_delete(model)
             db.session.delete(model)
-            db.session.commit()
-        except Refused as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
-            return False
-        except IntegrityError:
-            db.session.rollback()
-            flash(f"无法删除「{model}」：仍有其他记录引用它，请先处理相关记录", "error")
-            return False
-        except SQLAlchemyError:
-            db.session.rollback()
-            log.exception("failed to delete %s", self.model.__name__)
-            flash("删除失败：数据未改变，请稍后重试", "error")
+        if not self.write(change, what=f"删除「{model}」"):
             return False
         self.after_model_delete(model)
         return True
@@ -353,7 +345,8 @@ class DeclaredModelView(WorkflowMixin, ModelView):
     def run_action(self, name: str, ids: list[str]) -> Any:
         rows = self.get_ids_or_404(ids)
         label = self._declared_actions[name].label if name != "delete" else "删除"
-        try:
+
+        def change() -> None:
             for row in rows:
                 try:
                     if name == "delete":
@@ -362,30 +355,16 @@ class DeclaredModelView(WorkflowMixin, ModelView):
                     else:
                         getattr(row, name)()
                         run_rules_on_session(row)
-                except (Refused, Invalid) as exc:
+                except Invalid as exc:
+                    raise Refused(f"「{row}」：{describe_invalid(exc, type(row))}") from exc
+                except Refused as exc:
                     raise Refused(f"「{row}」：{exc}") from exc
-            db.session.flush()
-            for row in rows if name != "delete" else ():
-                if not in_scope(row, current_user):
-                    raise Refused(f"「{row}」：操作后将超出您的管辖范围")
             if name != "delete":
                 record(AuditAction.ACTION, None, note=f"{self.spec.label}：{label}，共 {len(rows)} 条",
                        changes={"ids": [str(i) for i in ids]})
-            db.session.commit()
-        except Refused as exc:
-            db.session.rollback()
-            flash(f"{label}未执行，所有记录均未改变。{exc}", "error")
-            return None
-        except IntegrityError:
-            db.session.rollback()
-            flash(f"{label}未执行：所选记录仍被其他记录引用，所有记录均未改变", "error")
-            return None
-        except SQLAlchemyError:
-            db.session.rollback()
-            log.exception("bulk action %s failed", name)
-            flash(f"{label}未执行：数据库错误，所有记录均未改变", "error")
-            return None
-        flash(f"{label}：已处理 {len(rows)} 条记录", "success")
+
+        if self.write(change, rows if name != "delete" else (), what=f"{label}（所选 {len(rows)} 条）"):
+            flash(f"{label}：已处理 {len(rows)} 条记录", "success")
         return None
 
     @action("delete", lazy_gettext("删除"), lazy_gettext("确定要删除所选记录吗？删除后不可恢复。"))
@@ -479,6 +458,10 @@ def run_rules_on_session(main: Any) -> None:
             raise
 
 
+def describe_invalid(exc: Invalid, model: type) -> str:
+    return "；".join(f"「{column_label(model, k)}」{'、'.join(v)}" for k, v in exc.errors.items())
+
+
 def integrity_message(exc: IntegrityError, model: type) -> str:
     """A violated constraint, said in Chinese with the label of its column.
 
@@ -542,6 +525,21 @@ def computed_columns(model: type) -> set[str]:
     return {workflow.field, *(c.due for c in workflow.clocks)}
 
 
+# Filters offered for a column, by its type (order matters: DateTime before Date).
+FILTERS_BY_TYPE: list[tuple[Any, tuple[type, ...]]] = [
+    (Boolean, (sqla_filters.BooleanEqualFilter,)),
+    (DateTime, (sqla_filters.DateTimeBetweenFilter, sqla_filters.DateTimeGreaterFilter,
+                sqla_filters.DateTimeSmallerFilter)),
+    (Date, (sqla_filters.DateBetweenFilter, sqla_filters.DateGreaterFilter,
+            sqla_filters.DateSmallerFilter)),
+    (Integer, (sqla_filters.IntEqualFilter, sqla_filters.IntGreaterFilter,
+               sqla_filters.IntSmallerFilter)),
+    (Numeric, (sqla_filters.FloatEqualFilter, sqla_filters.FloatGreaterFilter,
+               sqla_filters.FloatSmallerFilter)),
+    ((String, Text), (sqla_filters.FilterLike, sqla_filters.FilterEqual)),
+]
+
+
 def _filters_for(model: type, spec: ModelAdmin) -> list[Any]:
     out: list[Any] = []
     for name in spec.filters:
@@ -564,29 +562,11 @@ def _filters_for(model: type, spec: ModelAdmin) -> list[Any]:
             pairs = ctype.choices.pairs()
             out += [sqla_filters.FilterEqual(column, label, options=pairs),
                     sqla_filters.FilterNotEqual(column, label, options=pairs)]
-        elif isinstance(ctype, Boolean):
-            out.append(sqla_filters.BooleanEqualFilter(column, label))
-        elif isinstance(ctype, DateTime):
-            out += [sqla_filters.DateTimeBetweenFilter(column, label),
-                    sqla_filters.DateTimeGreaterFilter(column, label),
-                    sqla_filters.DateTimeSmallerFilter(column, label)]
-        elif isinstance(ctype, Date):
-            out += [sqla_filters.DateBetweenFilter(column, label),
-                    sqla_filters.DateGreaterFilter(column, label),
-                    sqla_filters.DateSmallerFilter(column, label)]
-        elif isinstance(ctype, Integer):
-            out += [sqla_filters.IntEqualFilter(column, label),
-                    sqla_filters.IntGreaterFilter(column, label),
-                    sqla_filters.IntSmallerFilter(column, label)]
-        elif isinstance(ctype, Numeric):
-            out += [sqla_filters.FloatEqualFilter(column, label),
-                    sqla_filters.FloatGreaterFilter(column, label),
-                    sqla_filters.FloatSmallerFilter(column, label)]
-        elif isinstance(ctype, (String, Text)):
-            out += [sqla_filters.FilterLike(column, label),
-                    sqla_filters.FilterEqual(column, label)]
         else:
-            raise TypeError(f"{model.__name__}: no filter for column type {ctype!r} ({name})")
+            classes = next((c for types, c in FILTERS_BY_TYPE if isinstance(ctype, types)), None)
+            if classes is None:
+                raise TypeError(f"{model.__name__}: no filter for column type {ctype!r} ({name})")
+            out += [cls(column, label) for cls in classes]
         if not isinstance(target, Column):  # a figure: SQL of its own, nothing to join
             for flt in out[start:]:
                 flt.no_join = True

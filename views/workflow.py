@@ -13,14 +13,12 @@ from typing import Any
 from flask import abort, flash, redirect, request
 from flask_admin import expose
 from flask_login import current_user
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from wtforms import (BooleanField, DateField, DateTimeLocalField, DecimalField, IntegerField,
                      SelectField, StringField, TextAreaField)
 from wtforms.validators import InputRequired, Optional
 
 from models import db, now
-from models.declare import Invalid, Refused, Role
-from models.scoping import in_scope
+from models.declare import Role
 from models.workflow import Clock, Param, Transition, Workflow, perform
 
 FIELD_TYPES = {
@@ -142,32 +140,15 @@ class WorkflowMixin:
 
     def apply_transition(self, row: Any, transition: Transition, params: dict[str, Any],
                          form: Any = None) -> bool:
-        from .engine import integrity_message, run_rules_on_session
+        from .engine import run_rules_on_session
 
-        session = db.session
-        try:
-            before = getattr(row, self.spec.workflow.field)
+        before = getattr(row, self.spec.workflow.field)
+
+        def change() -> None:
             perform(row, transition.name, current_user.role, params)
             run_rules_on_session(row)
-            session.flush()
-            if not in_scope(row, current_user):
-                raise Refused("操作后该记录将超出您的管辖范围")
-            session.commit()
-        except Refused as exc:
-            session.rollback()
-            flash(str(exc), "error")
-            return False
-        except Invalid as exc:
-            session.rollback()
-            self._report_invalid(exc, form)
-            return False
-        except IntegrityError as exc:
-            session.rollback()
-            flash(integrity_message(exc, self.model), "error")
-            return False
-        except SQLAlchemyError:
-            session.rollback()
-            flash(f"「{transition.label}」未执行：数据库错误，记录未改变", "error")
+
+        if not self.write(change, [row], form, what=f"「{transition.label}」"):
             return False
         flash(f"已{transition.label}：{getattr(before, 'label', before)} → {transition.target.label}",
               "success")

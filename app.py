@@ -97,6 +97,10 @@ def create_app(config: dict[str, Any] | None = None,
                   translations_path=str(i18n.TRANSLATIONS))
     for model in models:
         admin.add_view(build_view(model))
+    from views.casework import LateView, RatesView
+
+    admin.add_view(LateView(name="超时预警", category="案件办理", endpoint="late"))
+    admin.add_view(RatesView(name="服务指标", category="案件办理", endpoint="rates"))
 
     @app.route("/")
     def root():

@@ -67,4 +67,5 @@ def declared_models() -> list[type]:
 
 
 # Import the areas so their models register with the metadata.
-from . import accounts, audit, governance, estates, selfgov, supervision, workflow  # noqa: E402,F401
+from . import (accounts, audit, casework, estates, governance, selfgov, service_center,  # noqa: E402,F401
+               supervision, workflow)

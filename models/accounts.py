@@ -43,20 +43,23 @@ class User(UserMixin, TimestampMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(String(256), info={"label": "密码摘要", "secret": True})
     active: Mapped[bool] = field(Boolean, "启用", default=True)
     last_login_at: Mapped[datetime | None] = field(DateTime, "最近登录")
+    unit_id: Mapped[int | None] = field(ForeignKey("org_unit.id", ondelete="SET NULL"), "所属站点/机构",
+                                        help="站点人员须填写：决定可办理哪个站点的案件")
 
     streets: Mapped[list["Street"]] = relation("管辖街道", secondary=user_street)  # noqa: F821
     communities: Mapped[list["Community"]] = relation(  # noqa: F821
         "管辖社区", secondary=user_community)
     estates: Mapped[list["Estate"]] = relation("管辖小区", secondary=user_estate)  # noqa: F821
+    unit: Mapped["OrgUnit | None"] = relation("所属站点/机构")  # noqa: F821
 
     __admin__ = ModelAdmin(
         label="用户账号", category="系统管理", menu_order=10,
         list_columns=("username", "display_name", "role", "phone", "active", "last_login_at"),
         search=("username", "display_name", "phone"),
         filters=("role", "active"), sort="username",
-        form_columns=("username", "display_name", "role", "phone", "active",
+        form_columns=("username", "display_name", "role", "phone", "active", "unit",
                       "streets", "communities", "estates"),
-        details_columns=("username", "display_name", "role", "phone", "active",
+        details_columns=("username", "display_name", "role", "phone", "active", "unit",
                          "streets", "communities", "estates", "last_login_at",
                          "created_at", "updated_at"),
         readonly=("last_login_at", "created_at", "updated_at"),
@@ -86,10 +89,17 @@ class User(UserMixin, TimestampMixin, db.Model):
     def is_unrestricted(self) -> bool:
         return self.role == Role.ADMIN
 
+    @property
+    def station(self) -> str | None:
+        """The kind of station a station-staff account works at."""
+        return self.unit.kind.value if self.unit is not None and self.unit.kind else None
+
     def clean(self) -> None:
         bound = bool(self.streets or self.communities or self.estates)
         if self.role != Role.ADMIN and not bound:
             raise Invalid({"streets": "除系统管理员外，每个账号都须绑定管辖的街道、社区或小区"})
+        if self.role == Role.STATION_STAFF and self.unit is None:
+            raise Invalid({"unit": "站点人员须选择所属站点（调解站、应急维修站或服务中心）"})
 
 
 def password_problem(password: str) -> str | None:

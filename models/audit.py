@@ -109,7 +109,8 @@ def _audited(obj: Any) -> bool:
     return getattr(cls, "__audit__", True) and hasattr(cls, "__admin__")
 
 
-def _plain(value: Any) -> Any:
+def plain_value(value: Any) -> Any:
+    """A value as it is kept in the audit trail's JSON."""
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, (datetime, date)):
@@ -150,12 +151,12 @@ def _changes(obj: Any, new: bool) -> dict[str, list[Any]]:
         if new:
             value = getattr(obj, key)
             if value is not None:
-                out[key] = [None, _plain(value)]
+                out[key] = [None, plain_value(value)]
         elif hist.has_changes():
             old = hist.deleted[0] if hist.deleted else None
             value = hist.added[0] if hist.added else None
-            if _plain(old) != _plain(value):
-                out[key] = [_plain(old), _plain(value)]
+            if plain_value(old) != plain_value(value):
+                out[key] = [plain_value(old), plain_value(value)]
         if key in out and attr.columns[0].info.get("secret"):
             out[key] = ["***", "***（已修改）"]
     return out
@@ -170,7 +171,7 @@ def _stored(attr: Any) -> bool:
 
 def _snapshot(obj: Any) -> dict[str, list[Any]]:
     mapper = inspect(obj).mapper
-    return {a.key: [_plain(getattr(obj, a.key)), None] for a in mapper.column_attrs
+    return {a.key: [plain_value(getattr(obj, a.key)), None] for a in mapper.column_attrs
             if a.key not in SKIPPED and _stored(a) and not a.columns[0].primary_key
             and not a.columns[0].info.get("secret") and getattr(obj, a.key) is not None}
 

@@ -319,6 +319,10 @@ class ModelAdmin:
     inline: tuple[str, ...] = ()
     """One-to-many relations edited inside this model's form (e.g. members)."""
 
+    station: Any = None
+    """The station (an ``OrgKind``) whose cases these are: station staff may act on
+    them only if their account belongs to a unit of that kind."""
+
     labels: Mapping[str, str] = dc_field(default_factory=dict)
     """Labels for dotted columns when the relation's label does not fit."""
 
@@ -349,6 +353,20 @@ def lookup_fields(model: type) -> tuple[str, ...]:
         if isinstance(attr.columns[0].type, String) and not attr.columns[0].info.get("secret"):
             return (attr.key,)
     return (sa_inspect(model).primary_key[0].key,)
+
+
+def may(user: Any, spec: "ModelAdmin", operation: str) -> bool:
+    """The one permission rule: the role's ``Perms`` and, for station staff, the station.
+
+    Station staff act (and read) only on their own station's cases; what they may do
+    there is still up to the role's ``Perms``.
+    """
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    if spec.station is not None and user.role == Role.STATION_STAFF \
+            and getattr(user, "station", None) != spec.station.value:
+        return False
+    return spec.perms.allows(user.role, operation)
 
 
 class Refused(Exception):

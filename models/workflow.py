@@ -172,7 +172,7 @@ def perform(obj: Any, name: str, role: str | None, params: dict[str, Any] | None
     Raises :class:`Refused` with a Chinese message naming the rule; the caller rolls
     back. The audit trail records the state change and the transition itself.
     """
-    from .audit import AuditAction, record
+    from .audit import AuditAction, plain_value, record
 
     workflow = workflow_of(obj)
     transition = workflow.transition(name) if workflow else None
@@ -195,7 +195,7 @@ def perform(obj: Any, name: str, role: str | None, params: dict[str, Any] | None
     setattr(obj, workflow.field, transition.target)
     record(AuditAction.TRANSITION, obj,
            note=f"{transition.label}：{_label(state)} → {_label(transition.target)}",
-           changes={k: [None, _plain(v)] for k, v in params.items()} or None)
+           changes={k: [None, plain_value(v)] for k, v in params.items()} or None)
     return transition
 
 
@@ -208,12 +208,6 @@ def _guard_args(obj: Any, transition: Transition, params: dict[str, Any]) -> dic
 
 def _label(state: Any) -> str:
     return getattr(state, "label", str(state))
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, (date, datetime)):
-        return value.isoformat()
-    return getattr(value, "value", value) if not isinstance(value, (str, int, float)) else value
 
 
 # -- clocks: deadlines follow their start column ----------------------------------

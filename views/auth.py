@@ -14,7 +14,7 @@ from wtforms.validators import DataRequired, EqualTo, Length
 from models import db, now
 from models.accounts import User, password_problem
 from models.estates import Estate
-from models.governance import Community, Street
+from models.governance import Community, OrgUnit, Street
 from models.audit import AuditAction, record
 
 bp = Blueprint("auth", __name__)
@@ -37,7 +37,8 @@ def load_user(user_id: str) -> User | None:
     return db.session.get(User, key, options=[
         selectinload(User.streets).load_only(Street.id, Street.name),
         selectinload(User.communities).load_only(Community.id, Community.name),
-        selectinload(User.estates).load_only(Estate.id, Estate.name)])
+        selectinload(User.estates).load_only(Estate.id, Estate.name),
+        selectinload(User.unit).load_only(OrgUnit.id, OrgUnit.kind, OrgUnit.name)])
 
 
 def safe_next(target: str | None, default: str) -> str:

@@ -189,6 +189,11 @@ def _check_model(model: type) -> list[str]:
 
     if spec.workflow is not None:
         out.extend(_check_workflow(model, spec, where))
+    if spec.station is not None:
+        from models.governance import OrgKind
+
+        if not isinstance(spec.station, OrgKind):
+            out.append(f"{where}: station must be an OrgKind, not {spec.station!r}")
 
     if spec.view is not None and not (callable(spec.view) or isinstance(spec.view, str)):
         out.append(f"{where}: view must be a class or a dotted path")

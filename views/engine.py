@@ -45,7 +45,7 @@ from wtforms.validators import NumberRange
 from models import db
 from models.audit import AuditAction, history_of, record
 from models.declare import (ChoiceType, Invalid, ModelAdmin, Refused, attr_info, column_label,
-                            lookup_fields)
+                            lookup_fields, may)
 from models.scoping import in_scope, scope_clause
 
 from . import formatting
@@ -159,9 +159,7 @@ class DeclaredModelView(WorkflowMixin, ModelView):
     # -- permissions: from the declaration, evaluated per request ----------------
 
     def allows(self, operation: str) -> bool:
-        if not current_user or not current_user.is_authenticated:
-            return False
-        return self.spec.perms.allows(current_user.role, operation)
+        return may(current_user, self.spec, operation)
 
     @property
     def can_create(self) -> bool:  # type: ignore[override]
@@ -207,6 +205,13 @@ class DeclaredModelView(WorkflowMixin, ModelView):
             return self.allows("delete")
         action = self._declared_actions.get(name)
         return action is not None and action.allows(current_user.role)
+
+    def _get_list_value(self, context: Any, model: Any, name: str, column_formatters: Any,
+                        column_type_formatters: Any) -> Any:
+        # Flask-Admin maps choice columns before its None formatter: an empty one says "None"
+        value = super()._get_list_value(context, model, name, column_formatters,
+                                        column_type_formatters)
+        return "" if value is None else value
 
     def handle_filter(self, filter: Any) -> Any:
         if getattr(filter, "no_join", False):  # computed in SQL: Flask-Admin would join "None"
@@ -300,6 +305,8 @@ class DeclaredModelView(WorkflowMixin, ModelView):
         def change() -> None:
             if is_created:
                 db.session.add(model)
+                if callable(getattr(model, "on_create", None)):
+                    model.on_create(current_user._get_current_object())
             if form is not None:
                 self._on_model_change(form, model, is_created)
             run_rules_on_session(model)

@@ -95,7 +95,7 @@ class WorkflowMixin:
         role = current_user.role
         buttons = []
         for t in workflow.available(row):
-            if not allowed(t, role):
+            if not self.allows("read") or not allowed(t, role):
                 continue
             reason = None
             guard = getattr(row, t.guard) if t.guard else None
@@ -119,7 +119,7 @@ class WorkflowMixin:
         transition = workflow.transition(step) if workflow else None
         if transition is None:
             abort(404)
-        if not allowed(transition, current_user.role):
+        if not self.allows("read") or not allowed(transition, current_user.role):
             abort(403)
         row = self.get_one(request.args.get("id"))
         details = self.get_url(".details_view", id=request.args.get("id"),

@@ -1,0 +1,85 @@
+"""What is late now, across every declared clock of every model, for a user's scope.
+
+Nothing here knows about repair tickets or committees: a model that declares a
+``Workflow`` with ``Clock``s appears automatically.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Date, DateTime, select
+
+from . import db, declared_models, now
+from .declare import may
+from .scoping import anchor_level, resolve_column, scope_clause, scope_paths
+from .workflow import Clock
+
+# How far ahead "near a deadline" looks.
+NEAR = {DateTime: timedelta(hours=2), Date: timedelta(days=7)}
+
+
+@dataclass
+class Deadline:
+    model: type
+    row: Any
+    clock: Clock
+    due: Any
+    late: timedelta | None     # how late now (None: not yet due)
+    left: timedelta | None     # how long until due (None: already late)
+    estate_id: int | None = None
+
+
+def _near_and_now(column: Any) -> tuple[Any, Any]:
+    if isinstance(column.type, DateTime):
+        current = now()
+        return current, current + NEAR[DateTime]
+    today = now().date()
+    return today, today + NEAR[Date]
+
+
+def _as_timedelta(a: Any, b: Any) -> timedelta:
+    if isinstance(a, date) and not isinstance(a, datetime):
+        return timedelta(days=(a - b).days)
+    return a - b
+
+
+def open_deadlines(user: Any, estate_ids: list[int] | None = None) -> list[Deadline]:
+    """Every running clock past or near its deadline, most late first."""
+    found: list[Deadline] = []
+    for model in declared_models():
+        workflow = getattr(model.__admin__, "workflow", None)
+        if workflow is None or not may(user, model.__admin__, "read"):
+            continue
+        estate_column = _estate_column(model)
+        for clock in workflow.clocks:
+            due = getattr(model, clock.due)
+            current, horizon = _near_and_now(due.property.columns[0])
+            stmt = select(model).where(due.isnot(None), due < horizon)
+            if clock.stop:
+                stmt = stmt.where(getattr(model, clock.stop).is_(None))
+            if clock.states:
+                stmt = stmt.where(getattr(model, clock.state_field).in_([s.value for s in clock.states]))
+            clause = scope_clause(model, user)
+            if clause is not None:
+                stmt = stmt.where(clause)
+            if estate_ids is not None and estate_column is not None:
+                stmt = stmt.where(estate_column.in_(estate_ids))
+            for row in db.session.scalars(stmt.order_by(due)):
+                value = getattr(row, clock.due)
+                late = _as_timedelta(current, value) if value < current else None
+                left = None if late else _as_timedelta(value, current)
+                found.append(Deadline(model, row, clock, value, late, left,
+                                      getattr(row, estate_column.key) if estate_column is not None else None))
+    return sorted(found, key=lambda d: (d.late is None, -(d.late or timedelta()).total_seconds(),
+                                        d.left or timedelta()))
+
+
+def _estate_column(model: type) -> Any:
+    """The model's own column placing it in an estate, if it has one."""
+    for path in scope_paths(model) or ():
+        if "." not in path and anchor_level(model, path) == "estate":
+            return getattr(model, resolve_column(model, path).key)
+    return None

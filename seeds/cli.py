@@ -38,12 +38,13 @@ def seed_demo() -> None:
 @seed.command("reference", help="为指定街道加载原文中的组织结构与职责（参考数据）；重复执行不会重复创建")
 @click.option("--street", "street_name", required=True, help="街道名称；不存在时新建")
 def seed_reference(street_name: str) -> None:
+    from .casework_demo import load_repair_rules
     from .loader import ensure
     from .reference import load_reference
 
     with acting_as("命令行：seed reference"):
         street, _ = ensure(Street, {"name": street_name})
-        created = load_reference(street)
+        created = load_reference(street) + load_repair_rules()
         db.session.commit()
     click.echo(f"{street_name}：参考数据就绪（本次新增 {created} 条）")
 

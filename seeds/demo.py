@@ -27,6 +27,7 @@ from models.selfgov import (AssemblyMeeting, CommitteeMember, CommitteePost, Mat
 from models.supervision import FourInOneGroup, FourInOneMember, RepKind
 from models.workflow import perform
 
+from .casework_demo import load_casework, load_repair_rules
 from .loader import ensure
 from .reference import load_reference
 
@@ -76,8 +77,14 @@ ACCOUNTS = [
     ("committee", "永乐花园业委会 张强", Role.COMMITTEE_MEMBER, ("estate", "永乐花园")),
     ("coordinator", "试点协调员 陈静", Role.PILOT_COORDINATOR, ("street", DEMO_STREET)),
     ("station", "应急维修站 刘洋", Role.STATION_STAFF, ("street", DEMO_STREET)),
+    ("mediator", "调解站 吴敏", Role.STATION_STAFF, ("street", DEMO_STREET)),
+    ("center", "服务中心 郑伟", Role.STATION_STAFF, ("street", DEMO_STREET)),
     ("leader", "领导小组 沈萌", Role.LEADER, ("street", DEMO_STREET)),
 ]
+
+
+STATION_OF = {"station": OrgKind.REPAIR_STATION, "mediator": OrgKind.MEDIATION_STATION,
+              "center": OrgKind.SERVICE_CENTER}
 
 
 def load_demo() -> dict[str, int]:
@@ -106,6 +113,7 @@ def load_demo() -> dict[str, int]:
         )
         created += new
     load_reference(street)
+    load_repair_rules()
     _structure(street)
     _companies(street, rng)
     _self_governance(rng)
@@ -116,6 +124,9 @@ def load_demo() -> dict[str, int]:
             continue
         user = User(username=username, display_name=display, role=role)
         user.set_password(DEMO_PASSWORD)
+        if role == Role.STATION_STAFF:
+            user.unit = db.session.scalar(db.select(OrgUnit).where(
+                OrgUnit.street_id == street.id, OrgUnit.kind == STATION_OF[username]))
         if binding:
             kind, target = binding
             if kind == "street":
@@ -127,6 +138,7 @@ def load_demo() -> dict[str, int]:
         db.session.add(user)
     db.session.flush()
     _link_committee_account()
+    load_casework()
     db.session.commit()
     return {"estates_created": created,
             "estates": db.session.scalar(db.select(db.func.count()).select_from(Estate))}

@@ -22,7 +22,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from models import db, declared_models
-from views import auth, errors, i18n
+from views import auth, errors, formatting, i18n
 from views.checks import DeclarationError, check_declarations
 from views.engine import build_view
 from views.home import HomeView
@@ -58,9 +58,11 @@ def secret_key(instance_path: str, production: bool) -> str:
 
 def create_app(config: dict[str, Any] | None = None,
                extra_models: Iterable[type] = ()) -> Flask:
-    app = Flask(__name__, instance_relative_config=True, template_folder="templates")
-    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     config = dict(config or {})
+    # instance/ holds the SQLite file, the secret key and uploads; tests pass their own
+    app = Flask(__name__, instance_relative_config=True, template_folder="templates",
+                instance_path=config.pop("INSTANCE_PATH", None) or os.environ.get("INSTANCE_PATH"))
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     production = (config.get("APP_ENV") or os.environ.get("APP_ENV")) == "production"
 
     app.config.update(
@@ -90,6 +92,7 @@ def create_app(config: dict[str, Any] | None = None,
     auth.login_manager.init_app(app)
     app.register_blueprint(auth.bp)
     errors.register(app)
+    app.jinja_env.filters["text"] = formatting.text  # numbers, dates, choices as people write them
 
     admin = Admin(app, name=APP_NAME,
                   theme=Bootstrap4Theme(base_template="admin/app_base.html", fluid=True),
@@ -97,10 +100,10 @@ def create_app(config: dict[str, Any] | None = None,
                   translations_path=str(i18n.TRANSLATIONS))
     for model in models:
         admin.add_view(build_view(model))
-    from views.casework import LateView, RatesView
+    from views.pages import LateView, StandingView
 
     admin.add_view(LateView(name="超时预警", category="案件办理", endpoint="late"))
-    admin.add_view(RatesView(name="服务指标", category="案件办理", endpoint="rates"))
+    admin.add_view(StandingView(name="指标达标情况", category="监督考评", endpoint="standing"))
 
     @app.route("/")
     def root():

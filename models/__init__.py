@@ -67,5 +67,5 @@ def declared_models() -> list[type]:
 
 
 # Import the areas so their models register with the metadata.
-from . import (accounts, audit, casework, estates, governance, selfgov, service_center,  # noqa: E402,F401
-               supervision, workflow)
+from . import (accounts, assessment, audit, casework, estates, governance, selfgov,  # noqa: E402,F401
+               service_center, supervision, workflow)

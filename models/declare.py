@@ -137,9 +137,18 @@ ALL_ROLES: frozenset[str] = frozenset(Role)
 OPERATIONS = ("read", "create", "edit", "delete")
 
 
+@dataclass(frozen=True)
+class Upload:
+    """A column holding an uploaded file: what may be uploaded, and how big."""
+
+    types: tuple[str, ...] = ("jpg", "jpeg", "png", "webp")
+    max_bytes: int = 5 * 1024 * 1024
+    folder: str = "uploads"
+
+
 def field(type_: Any, label: str, *args: Any, help: str | None = None,
           min: float | None = None, max: float | None = None,
-          placeholder: str | None = None, **kwargs: Any):
+          placeholder: str | None = None, upload: Upload | None = None, **kwargs: Any):
     """``mapped_column`` with its Chinese label (and optional help and range) beside it.
 
     ``min``/``max`` become form validators and import checks; the label names the
@@ -154,6 +163,8 @@ def field(type_: Any, label: str, *args: Any, help: str | None = None,
         info["max"] = max
     if placeholder:
         info["placeholder"] = placeholder
+    if upload is not None:
+        info["upload"] = upload
     return mapped_column(type_, *args, info=info, **kwargs)
 
 
@@ -288,8 +299,9 @@ class ModelAdmin:
     filters: tuple[str, ...] = ()
     """Columns or many-to-one relations offered as list filters."""
 
-    sort: str | None = None
-    """Default sort, e.g. ``"name"`` or ``"-created_at"`` for descending."""
+    sort: str | tuple[str, ...] | None = None
+    """Default sort, e.g. ``"name"``, ``"-created_at"`` for descending, or several:
+    ``("-is_open", "deadline")``."""
 
     readonly: tuple[str, ...] = ()
     """Columns shown in lists and details but never in a form."""
@@ -318,6 +330,9 @@ class ModelAdmin:
 
     inline: tuple[str, ...] = ()
     """One-to-many relations edited inside this model's form (e.g. members)."""
+
+    print_template: str | None = None
+    """A template for a printable page of one row (A4), e.g. an assessment sheet."""
 
     station: Any = None
     """The station (an ``OrgKind``) whose cases these are: station staff may act on

@@ -1,4 +1,5 @@
-"""Supervision: the per-estate four-in-one group (篇5 四.4, second level of supervision).
+"""Supervision: the per-estate four-in-one group (篇5 四.4, second level of supervision),
+the 25 indicators (篇3 二), inspections against them, and rectifications.
 
 The group is made of four kinds of representative — 居委会社工代表, 社区业主代表,
 社委会代表, 物业公司代表 — and is led by the 社委会主任. It cannot be activated
@@ -8,14 +9,18 @@ while a kind is missing or it has no leader or two.
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import Boolean, Date, ForeignKey, String, Text, and_, func, select
+from sqlalchemy import (Boolean, Column, Date, ForeignKey, Integer, Numeric, String, Table, Text,
+                        UniqueConstraint, and_, func, select)
 from sqlalchemy.orm import Mapped, mapped_column
 
-from . import TimestampMixin, db
-from .declare import ChoiceType, Choices, Invalid, ModelAdmin, Perms, Role, field, figure, relation
+from . import TimestampMixin, db, now
+from .declare import (ChoiceType, Choices, Invalid, ModelAdmin, Perms, Role, Upload, computed, field,
+                      figure, relation)
 from .estates import Estate
-from .workflow import Param, Transition, Workflow
+from .workflow import Clock, Param, Transition, Workflow
 
 
 class GroupState(Choices):
@@ -149,3 +154,383 @@ FourInOneGroup.incomplete = figure(
             FourInOneMember.group_id == FourInOneGroup.id, FourInOneMember.is_leader)
         .correlate_except(FourInOneMember).scalar_subquery() == 1),
     help="四类代表须齐全，组长有且只有一名", flag=True, warn=True)
+
+
+# -- the indicator catalogue (篇3 二 分项指标) --------------------------------------------
+
+
+class Comparison(Choices):
+    EQ = "eq", "="
+    GE = "ge", "≥"
+    LE = "le", "≤"
+
+
+class IndicatorUnit(Choices):
+    PERCENT = "percent", "%"
+    PER_YEAR = "per_year", "次/年"
+
+
+class IndicatorSource(Choices):
+    MEASURED = "measured", "监督检查测量"
+    COMPUTED = "computed", "由记录计算"
+
+
+class Indicator(TimestampMixin, db.Model):
+    """分项指标: a target the street measures estates against."""
+
+    __tablename__ = "indicator"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = field(Integer, "序号", min=1, max=999)
+    name: Mapped[str] = field(String(100), "指标名称", unique=True)
+    comparison: Mapped[Comparison] = field(ChoiceType(Comparison), "比较")
+    target: Mapped[Decimal] = field(Numeric(10, 2), "目标值", min=0, max=100000)
+    unit: Mapped[IndicatorUnit] = field(ChoiceType(IndicatorUnit), "单位")
+    source: Mapped[IndicatorSource] = field(ChoiceType(IndicatorSource), "来源",
+                                            default=IndicatorSource.MEASURED)
+    rate_code: Mapped[str | None] = field(String(40), "计算口径",
+                                          help="由记录计算的指标：对应服务指标中的比率")
+    basis: Mapped[str | None] = field(String(60), "出处", help="如：篇3 二.2")
+    note: Mapped[str | None] = field(Text, "说明")
+    is_reference: Mapped[bool] = field(Boolean, "原文指标", default=False)
+
+    __admin__ = ModelAdmin(
+        label="分项指标", category="监督考评", menu_order=20,
+        list_columns=("seq", "name", "comparison", "target", "unit", "source", "basis"),
+        search=("name", "note"), filters=("source", "unit", "is_reference"), sort="seq",
+        form_columns=("seq", "name", "comparison", "target", "unit", "source", "rate_code", "basis", "note"),
+        perms=Perms(create=(Role.STREET_STAFF,), edit=(Role.STREET_STAFF,), delete=(Role.STREET_STAFF,)),
+    )
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def target_text(self) -> str:
+        value = format(self.target.normalize(), "f") if self.target is not None else ""
+        return f"{self.comparison.label} {value}{self.unit.label}" if self.comparison and self.unit else value
+
+    def meets(self, value: Decimal | None) -> bool | None:
+        if value is None:
+            return None
+        value = Decimal(value)
+        if self.comparison == Comparison.GE:
+            return value >= self.target
+        if self.comparison == Comparison.LE:
+            return value <= self.target
+        return value == self.target
+
+    def value_problem(self, value: Decimal | None) -> str | None:
+        """Why a value cannot be a reading of this indicator (a rate of 130%…)."""
+        if value is None:
+            return None
+        if value < 0:
+            return f"{self.name}不能为负数"
+        if self.unit == IndicatorUnit.PERCENT and value > 100:
+            return f"{self.name}是百分比，不能超过 100%"
+        if self.unit == IndicatorUnit.PER_YEAR and value != int(value):
+            return f"{self.name}是次数，应为整数"
+        return None
+
+    def clean(self) -> None:
+        if self.source == IndicatorSource.COMPUTED and not self.rate_code:
+            raise Invalid({"rate_code": "由记录计算的指标须填写计算口径"})
+        if self.unit == IndicatorUnit.PERCENT and self.target is not None and self.target > 100:
+            raise Invalid({"target": "百分比目标不能超过 100"})
+
+
+# -- inspections -------------------------------------------------------------------------
+
+
+class InspectionKind(Choices):
+    ROUTINE = "routine", "日常检查"
+    CLEANING = "cleaning", "保洁考核"       # 篇2：每月四次
+    SPECIAL = "special", "专项检查"
+
+
+class ReportState(Choices):
+    DRAFT = "draft", "草稿"
+    SUBMITTED = "submitted", "已报送街道"
+    RECEIVED = "received", "街道已接收"
+
+
+inspection_member = Table(
+    "inspection_member", db.metadata,
+    Column("inspection_id", ForeignKey("inspection.id", ondelete="CASCADE"), primary_key=True),
+    Column("member_id", ForeignKey("four_in_one_member.id", ondelete="CASCADE"), primary_key=True),
+)
+inspection_staff = Table(
+    "inspection_staff", db.metadata,
+    Column("inspection_id", ForeignKey("inspection.id", ondelete="CASCADE"), primary_key=True),
+    Column("staff_id", ForeignKey("staff_member.id", ondelete="CASCADE"), primary_key=True),
+)
+
+INSPECTORS = (Role.COMMITTEE_MEMBER, Role.STREET_STAFF, Role.COMMUNITY_STAFF)
+R = ReportState
+
+
+class Inspection(TimestampMixin, db.Model):
+    """监督检查: a four-in-one group (or supervision-group staff) inspects an estate."""
+
+    __tablename__ = "inspection"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    estate_id: Mapped[int] = field(ForeignKey("estate.id"), "小区", index=True)
+    inspected_on: Mapped[date] = field(Date, "检查日期", index=True)
+    kind: Mapped[InspectionKind] = field(ChoiceType(InspectionKind), "检查类别", index=True)
+    findings: Mapped[str | None] = field(Text, "发现的问题")
+    state: Mapped[ReportState] = field(ChoiceType(ReportState), "报送状态", default=ReportState.DRAFT,
+                                       index=True)
+    submitted_on: Mapped[date | None] = field(Date, "报送日期")
+    received_on: Mapped[date | None] = field(Date, "接收日期")
+
+    estate: Mapped[Estate] = relation("小区")
+    members: Mapped[list[FourInOneMember]] = relation("检查人（四位一体成员）", secondary=inspection_member)
+    staff: Mapped[list["StaffMember"]] = relation("检查人（监督小组）", secondary=inspection_staff)  # noqa: F821
+    items: Mapped[list["InspectionItem"]] = relation(
+        "检查结果", back_populates="inspection", cascade="all, delete-orphan")
+    photos: Mapped[list["InspectionPhoto"]] = relation(
+        "照片", back_populates="inspection", cascade="all, delete-orphan")
+
+    __admin__ = ModelAdmin(
+        label="监督检查", category="监督考评", menu_order=30,
+        list_columns=("inspected_on", "estate.name", "kind", "state", "item_count", "open_rectifications"),
+        search=("findings",), filters=("estate", "kind", "state", "inspected_on"), sort="-inspected_on",
+        form_columns=("estate", "inspected_on", "kind", "members", "staff", "findings"),
+        details_columns=("estate", "inspected_on", "kind", "members", "staff", "items", "findings",
+                         "photos", "state", "submitted_on", "received_on"),
+        inline=("items", "photos"),
+        perms=Perms(create=INSPECTORS, edit=INSPECTORS, delete=(Role.STREET_STAFF,)),
+        scope="estate_id",
+        lookup=("findings",),
+        workflow=Workflow(transitions=(
+            Transition("submit", "报送街道", source=(R.DRAFT,), target=R.SUBMITTED, roles=INSPECTORS,
+                       guard="guard_submit",
+                       params=(Param("submitted_on", "报送日期", "date"),)),
+            Transition("receive", "街道接收", source=(R.SUBMITTED,), target=R.RECEIVED,
+                       roles=(Role.STREET_STAFF,), style="success",
+                       params=(Param("received_on", "接收日期", "date"),)),
+            Transition("return_draft", "退回修改", source=(R.SUBMITTED,), target=R.DRAFT,
+                       roles=(Role.STREET_STAFF,), style="secondary"),
+        )),
+    )
+
+    def __str__(self) -> str:
+        when = f"{self.inspected_on:%Y-%m-%d}" if self.inspected_on else ""
+        return f"{when} {self.kind.label if self.kind else ''}检查".strip()
+
+    def on_create(self, user: Any) -> None:
+        """The committee member recording it is an inspector."""
+        estate_id = self.estate.id if self.estate is not None else self.estate_id  # FK set at flush
+        for member in db.session.scalars(select(FourInOneMember).where(FourInOneMember.user_id == user.id)):
+            if member.group is not None and member.group.estate_id == estate_id and member not in self.members:
+                self.members.append(member)
+
+    def guard_submit(self) -> str | None:
+        if not self.items and not (self.findings or "").strip():
+            return "检查结果和发现的问题都是空的"
+        return None
+
+    def submit(self, submitted_on: date) -> None:
+        self.submitted_on = submitted_on
+
+    def receive(self, received_on: date) -> None:
+        self.received_on = received_on
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        if self.inspected_on and self.inspected_on > now().date():
+            errors["inspected_on"] = "检查日期不能晚于今天"
+        if not self.members and not self.staff:
+            errors["members"] = "至少须有一名检查人"
+        if self.estate is not None:
+            strangers = [m.name for m in self.members if m.group is None or m.group.estate_id != self.estate.id]
+            if strangers:
+                errors["members"] = f"{'、'.join(strangers)}不是{self.estate}四位一体监督小组的成员"
+            outsiders = [s.name for s in self.staff if s.unit is None or s.unit.kind.value != "supervision_group"
+                         or s.unit.community_id != self.estate.community_id]
+            if outsiders:
+                errors["staff"] = f"{'、'.join(outsiders)}不是{self.estate.community}物业管理监督小组的工作人员"
+        if errors:
+            raise Invalid(errors)
+
+
+class InspectionItem(db.Model):
+    """The value found for one indicator in one inspection."""
+
+    __tablename__ = "inspection_item"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inspection_id: Mapped[int] = field(ForeignKey("inspection.id"), "监督检查", index=True)
+    indicator_id: Mapped[int] = field(ForeignKey("indicator.id"), "指标", index=True)
+    value: Mapped[Decimal] = field(Numeric(10, 2), "检查值")
+    note: Mapped[str | None] = field(String(200), "说明")
+
+    inspection: Mapped[Inspection] = relation("监督检查", back_populates="items")
+    indicator: Mapped[Indicator] = relation("指标")
+
+    __table_args__ = (UniqueConstraint("inspection_id", "indicator_id"),)
+
+    __admin__ = ModelAdmin(
+        label="检查结果", category="监督考评", menu_order=31,
+        list_columns=("inspection", "indicator.name", "value", "meets_target", "note"),
+        search=("note",), filters=("indicator",), sort="-inspection_id",
+        form_columns=("inspection", "indicator", "value", "note"),
+        perms=Perms(create=INSPECTORS, edit=INSPECTORS, delete=INSPECTORS),
+        scope="inspection.estate_id",
+        lookup=("note",),
+    )
+
+    def __str__(self) -> str:
+        return f"{self.indicator}：{self.value}" if self.indicator else str(self.value)
+
+    @property
+    def meets_target(self) -> bool | None:
+        return self.indicator.meets(self.value) if self.indicator else None
+
+    def clean(self) -> None:
+        if self.indicator is not None:
+            problem = self.indicator.value_problem(self.value)
+            if problem:
+                raise Invalid({"value": problem})
+            if self.indicator.source == IndicatorSource.COMPUTED:
+                raise Invalid({"indicator": f"{self.indicator.name}由记录计算，不能在检查中填写"})
+
+
+class InspectionPhoto(db.Model):
+    __tablename__ = "inspection_photo"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inspection_id: Mapped[int] = field(ForeignKey("inspection.id"), "监督检查", index=True)
+    path: Mapped[str] = field(String(200), "照片", upload=Upload(types=("jpg", "jpeg", "png", "webp"),
+                                                              max_bytes=5 * 1024 * 1024, folder="photos"),
+                              help="JPG、PNG 或 WEBP，不超过 5 MB")
+    caption: Mapped[str | None] = field(String(200), "说明")
+
+    inspection: Mapped[Inspection] = relation("监督检查", back_populates="photos")
+
+    __admin__ = ModelAdmin(
+        label="检查照片", category="监督考评", menu_order=32,
+        list_columns=("path", "caption", "inspection"), search=("caption",), filters=("inspection",),
+        sort="-inspection_id", form_columns=("inspection", "path", "caption"),
+        perms=Perms(create=INSPECTORS, edit=INSPECTORS, delete=INSPECTORS),
+        scope="inspection.estate_id",
+        lookup=("caption",),
+    )
+
+    def __str__(self) -> str:
+        return self.caption or "照片"
+
+
+# -- rectifications ---------------------------------------------------------------------
+
+
+class RectState(Choices):
+    OPEN = "open", "待整改"
+    REPLIED = "replied", "已回复待验证"
+    VERIFIED = "verified", "验证通过"
+
+
+class Responsible(Choices):
+    COMPANY = "company", "物业服务企业"
+    COMMITTEE = "committee", "业主委员会"
+    CENTER = "center", "物业管理服务中心"
+    DEVELOPER = "developer", "开发建设单位"
+    OTHER = "other", "其他"
+
+
+Q = RectState
+DEADLINE = Clock("deadline", "整改期限", start="raised_on", due="deadline", stop="verified_on",
+                 rule=None, states=(Q.OPEN, Q.REPLIED))
+
+
+class Rectification(TimestampMixin, db.Model):
+    """整改: raised from a finding, answered by the responsible party, verified by an inspector."""
+
+    __tablename__ = "rectification"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inspection_id: Mapped[int] = field(ForeignKey("inspection.id"), "来源检查", index=True)
+    estate_id: Mapped[int | None] = field(ForeignKey("estate.id"), "小区", index=True,
+                                          help="取自来源检查")
+    finding: Mapped[str] = field(Text, "问题")
+    responsible: Mapped[Responsible] = field(ChoiceType(Responsible), "责任方",
+                                             default=Responsible.COMPANY)
+    responsible_name: Mapped[str | None] = field(String(100), "责任单位名称")
+    raised_on: Mapped[date] = field(Date, "提出日期")
+    deadline: Mapped[date] = field(Date, "整改期限", index=True)
+    state: Mapped[RectState] = field(ChoiceType(RectState), "状态", default=RectState.OPEN, index=True)
+    reply: Mapped[str | None] = field(Text, "整改回复")
+    replied_on: Mapped[date | None] = field(Date, "回复日期")
+    verified_on: Mapped[date | None] = field(Date, "验证日期")
+    verifier: Mapped[str | None] = field(String(60), "验证人")
+    verification_note: Mapped[str | None] = field(Text, "验证意见")
+
+    inspection: Mapped[Inspection] = relation("来源检查")
+    estate: Mapped[Estate | None] = relation("小区")
+
+    overdue = DEADLINE.flag("逾期未整改")
+
+    __admin__ = ModelAdmin(
+        label="整改", category="监督考评", menu_order=40,
+        list_columns=("estate.name", "finding", "responsible", "raised_on", "deadline", "state", "overdue"),
+        search=("finding", "responsible_name", "reply"),
+        filters=("state", "responsible", "estate", "deadline", "overdue", "is_open"),
+        sort=("-is_open", "deadline"),
+        form_columns=("inspection", "finding", "responsible", "responsible_name", "raised_on", "deadline"),
+        details_columns=("estate", "inspection", "finding", "responsible", "responsible_name", "raised_on",
+                         "deadline", "state", "reply", "replied_on", "verified_on", "verifier",
+                         "verification_note", "overdue"),
+        perms=Perms(create=INSPECTORS, edit=INSPECTORS, delete=(Role.STREET_STAFF,)),
+        scope="estate_id",
+        lookup=("finding",),
+        workflow=Workflow(transitions=(
+            Transition("answer", "登记整改回复", source=(Q.OPEN,), target=Q.REPLIED, roles=INSPECTORS,
+                       params=(Param("reply", "整改回复", "textarea"),
+                               Param("replied_on", "回复日期", "date"))),
+            Transition("verify", "验证通过", source=(Q.REPLIED,), target=Q.VERIFIED, roles=INSPECTORS,
+                       style="success",
+                       params=(Param("verified_on", "验证日期", "date"), Param("verifier", "验证人"),
+                               Param("verification_note", "验证意见", "textarea", required=False))),
+            Transition("reject", "验证不通过", source=(Q.REPLIED,), target=Q.OPEN, roles=INSPECTORS,
+                       style="warning",
+                       params=(Param("verification_note", "不通过的原因", "textarea"),)),
+        ), clocks=(DEADLINE,)),
+    )
+
+    def __str__(self) -> str:
+        return f"整改：{(self.finding or '')[:20]}"
+
+    def answer(self, reply: str, replied_on: date) -> None:
+        self.reply, self.replied_on = reply, replied_on
+
+    def verify(self, verified_on: date, verifier: str, verification_note: str | None = None) -> None:
+        self.verified_on, self.verifier, self.verification_note = verified_on, verifier, verification_note
+
+    def reject(self, verification_note: str) -> None:
+        self.verification_note = verification_note
+
+    def clean(self) -> None:
+        if self.inspection is not None:
+            self.estate = self.inspection.estate
+        today = now().date()
+        errors: dict[str, str] = {}
+        if self.raised_on and self.deadline and self.deadline < self.raised_on:
+            errors["deadline"] = "整改期限不能早于提出日期"
+        if self.inspection is not None and self.raised_on and self.raised_on < self.inspection.inspected_on:
+            errors["raised_on"] = "提出日期不能早于检查日期"
+        for name, label in (("raised_on", "提出日期"), ("replied_on", "回复日期"), ("verified_on", "验证日期")):
+            if getattr(self, name) and getattr(self, name) > today:
+                errors[name] = f"{label}不能晚于今天"
+        if self.replied_on and self.raised_on and self.replied_on < self.raised_on:
+            errors["replied_on"] = "回复日期不能早于提出日期"
+        if self.verified_on and self.replied_on and self.verified_on < self.replied_on:
+            errors["verified_on"] = "验证日期不能早于回复日期"
+        if errors:
+            raise Invalid(errors)
+
+
+Rectification.is_open = figure("未结", Rectification.state != Q.VERIFIED.value, flag=True)
+Rectification.late_verified = computed(
+    "超期完成", expression=lambda cls: and_(cls.verified_on.isnot(None), cls.verified_on > cls.deadline),
+    warn=True)(lambda self: bool(self.verified_on and self.deadline and self.verified_on > self.deadline))
+Inspection.item_count = figure("指标项数", select(func.count(InspectionItem.id)).where(
+    InspectionItem.inspection_id == Inspection.id).correlate_except(InspectionItem))
+Inspection.open_rectifications = figure("未结整改", select(func.count(Rectification.id)).where(
+    Rectification.inspection_id == Inspection.id, Rectification.state != Q.VERIFIED.value)
+    .correlate_except(Rectification))

@@ -76,7 +76,7 @@ class Clock:
     label: str
     start: str
     due: str
-    rule: Callable[[Any, Any], Any]
+    rule: Callable[[Any, Any], Any] | None  # None: a person sets the deadline (e.g. 整改期限)
     stop: str | None = None
     states: tuple[Choices, ...] = ()
     state_field: str = "state"
@@ -219,6 +219,8 @@ def _recompute(session: Any, flush_context: Any, instances: Any) -> None:
         if workflow is None:
             continue
         for clock in workflow.clocks:
+            if clock.rule is None:
+                continue
             start = getattr(obj, clock.start)
             changed = attributes.get_history(obj, clock.start).has_changes()
             if start is None:

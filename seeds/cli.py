@@ -40,11 +40,11 @@ def seed_demo() -> None:
 def seed_reference(street_name: str) -> None:
     from .casework_demo import load_repair_rules
     from .loader import ensure
-    from .reference import load_reference
+    from .reference import load_indicators, load_reference
 
     with acting_as("命令行：seed reference"):
         street, _ = ensure(Street, {"name": street_name})
-        created = load_reference(street) + load_repair_rules()
+        created = load_reference(street) + load_repair_rules() + load_indicators()
         db.session.commit()
     click.echo(f"{street_name}：参考数据就绪（本次新增 {created} 条）")
 

@@ -29,7 +29,8 @@ from models.workflow import perform
 
 from .casework_demo import load_casework, load_repair_rules
 from .loader import ensure
-from .reference import load_reference
+from .reference import load_indicators, load_reference
+from .supervision_demo import load_supervision
 
 DEMO_STREET = "示例街道"
 DEMO_PASSWORD = "demo1234"
@@ -114,6 +115,7 @@ def load_demo() -> dict[str, int]:
         created += new
     load_reference(street)
     load_repair_rules()
+    load_indicators()
     _structure(street)
     _companies(street, rng)
     _self_governance(rng)
@@ -139,6 +141,7 @@ def load_demo() -> dict[str, int]:
     db.session.flush()
     _link_committee_account()
     load_casework()
+    load_supervision()
     db.session.commit()
     return {"estates_created": created,
             "estates": db.session.scalar(db.select(db.func.count()).select_from(Estate))}

@@ -14,6 +14,7 @@ from typing import Any
 from models import db
 from models.governance import (Community, Duty, LeaderRole, LeadershipGroup, LeadershipMember,
                                OrgKind, OrgUnit, Street)
+from models.supervision import Comparison, Indicator, IndicatorSource, IndicatorUnit
 
 from . import reference_data as ref
 from .loader import ensure
@@ -32,6 +33,27 @@ def _unit(street: Street, kind: OrgKind, name: str, duties: list[dict[str, Any]]
     unit, new = ensure(OrgUnit, {"street_id": street.id, "name": name}, kind=kind,
                        community_id=community.id if community else None, **values)
     return new + _duties({"unit_id": unit.id}, duties)
+
+
+# Indicators whose figures come from the casework records (models.rates).
+COMPUTED_INDICATORS = {"房屋零修、急修及时率": "repair_timely", "维修服务回访率": "repair_callback",
+                       "有效投诉处理率": "complaint_handled", "用户有效投诉率": "complaint_rate"}
+COMPARISONS = {"=": Comparison.EQ, ">=": Comparison.GE, "<=": Comparison.LE}
+UNITS = {"%": IndicatorUnit.PERCENT, "次/年": IndicatorUnit.PER_YEAR}
+
+
+def load_indicators() -> int:
+    """The 25 分项指标 of 篇3 二 with their targets (global reference data)."""
+    created = 0
+    for item in ref.INDICATORS:
+        code = COMPUTED_INDICATORS.get(item["name"])
+        _, new = ensure(Indicator, {"name": item["name"]}, seq=item["seq"],
+                        comparison=COMPARISONS[item["comparison"]], target=item["value"],
+                        unit=UNITS[item["unit"]],
+                        source=IndicatorSource.COMPUTED if code else IndicatorSource.MEASURED,
+                        rate_code=code, basis=item["source"], note=item.get("note"), is_reference=True)
+        created += new
+    return created
 
 
 def load_reference(street: Street) -> int:

@@ -11,6 +11,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from typing import Any, Iterator
 
@@ -53,8 +55,12 @@ def database_url(tmp_path_factory) -> Iterator[str]:
         drop()
 
 
+INSTANCE = tempfile.mkdtemp(prefix="wuye-test-instance-")
+
+
 def app_config(database_url: str) -> dict[str, Any]:
-    return {"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "test-secret"}
+    return {"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "test-secret",
+            "INSTANCE_PATH": INSTANCE}
 
 
 @pytest.fixture(scope="session")
@@ -73,6 +79,7 @@ def app(database_url: str):
     with application.app_context():
         db.session.remove()
         db.engine.dispose()
+    shutil.rmtree(INSTANCE, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

@@ -77,12 +77,12 @@ def test_rates_on_a_hand_made_set(app, client_for):
     with app.app_context():
         build(estate)
     page = client_for("street").get(
-        f"/admin/rates/?level=estate&key={estate}&start={DAY - timedelta(days=5)}&end={now().date()}").text
+        f"/admin/standing/?level=estate&key={estate}&start={DAY - timedelta(days=5)}&end={now().date()}").text
 
     def figures(code: str) -> tuple[str, str]:
-        row = re.search(rf'data-code="{code}">(.*?)</tr>', page, re.S).group(1)
+        row = re.search(rf'data-code="{code}"[^>]*>(.*?)</tr>', page, re.S).group(1)
         value = re.search(r'class="rate-value"><strong>([^<]+)</strong>', row).group(1)
-        fraction = re.search(r"<td>(\d+ / \d+)</td>", row).group(1)
+        fraction = re.search(r'<td class="text-muted">\s*(\d+ / \d+)', row).group(1)
         return value, fraction
 
     assert figures("repair_timely") == ("50.0%", "2 / 4")       # 2 on time ÷ (3 done + 1 open past due)
@@ -94,12 +94,12 @@ def test_rates_on_a_hand_made_set(app, client_for):
 def test_rates_only_cover_the_users_scope(app, client_for):
     hongshan = row_id(app, Estate, name="双龙小区")
     community_user = client_for("community")  # 江滨社区 only
-    page = community_user.get(f"/admin/rates/?level=estate&key={hongshan}").text
+    page = community_user.get(f"/admin/standing/?level=estate&key={hongshan}").text
     assert "共 0 个小区" in page
 
 
 def test_an_empty_period_says_so(client_for):
-    page = client_for("street").get("/admin/rates/?start=2000-01-01&end=2000-01-31").text
+    page = client_for("street").get("/admin/standing/?start=2000-01-01&end=2000-01-31").text
     assert "—（无数据）" in page
     assert "开始日期不能晚于结束日期" in client_for("street").get(
-        "/admin/rates/?start=2026-02-01&end=2026-01-01").text
+        "/admin/standing/?start=2026-02-01&end=2026-01-01").text

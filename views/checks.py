@@ -141,8 +141,8 @@ def _check_model(model: type) -> list[str]:
     check_paths("readonly", spec.readonly, allow=("column", "relation", "property", "computed"),
                 direct=True)
     check_paths("lookup", spec.lookup, allow=("column",), direct=True)
-    if spec.sort:
-        check_paths("sort", [spec.sort.lstrip("-")], allow=("column",))
+    for sort in ((spec.sort,) if isinstance(spec.sort, str) else spec.sort or ()):
+        check_paths("sort", [sort.lstrip("-")], allow=("column",))
     overlap = set(spec.form_columns) & set(spec.readonly)
     if overlap:
         out.append(f"{where}: {sorted(overlap)} are both in form_columns and readonly")
@@ -186,6 +186,7 @@ def _check_model(model: type) -> list[str]:
         elif not hasattr(rel.mapper.class_, "__admin__"):
             out.append(f"{where}: inline '{name}' points at {rel.mapper.class_.__name__}, "
                        "which has no __admin__ declaration")
+
 
     if spec.workflow is not None:
         out.extend(_check_workflow(model, spec, where))
@@ -255,7 +256,7 @@ def _check_workflow(model: type, spec: ModelAdmin, where: str) -> list[str]:
             if attr and attr not in mapper.column_attrs:
                 out.append(f"{where}: clock '{clock.name}' names '{attr}', not a column"
                            + _hint(attr, mapper.column_attrs.keys()))
-        if clock.due in spec.form_columns:
+        if clock.rule is not None and clock.due in spec.form_columns:
             out.append(f"{where}: clock '{clock.name}' deadline '{clock.due}' is computed; "
                        "it must not be in form_columns")
     return out

@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib
 import logging
 import re
+from pathlib import Path
 from typing import Any, Iterable
 
 from flask import abort, flash, redirect, request, url_for
@@ -42,13 +43,14 @@ from wtforms import ValidationError
 from wtforms.fields.core import UnboundField
 from wtforms.validators import NumberRange
 
-from models import db
+from models import db, now
 from models.audit import AuditAction, history_of, record
 from models.declare import (ChoiceType, Invalid, ModelAdmin, Refused, attr_info, column_label,
                             lookup_fields, may)
 from models.scoping import in_scope, scope_clause
 
 from . import formatting
+from .uploads import field_options, thumbnail
 from .workflow import WorkflowMixin
 
 log = logging.getLogger(__name__)
@@ -56,6 +58,7 @@ log = logging.getLogger(__name__)
 # Which declared operation each Flask-Admin endpoint needs.
 ENDPOINT_OPERATION = {
     "index_view": "read", "details_view": "read", "export": "read", "history_view": "read",
+    "file_view": "read", "print_view": "read",
     "create_view": "create", "edit_view": "edit", "ajax_update": "edit",
     "delete_view": "delete",
 }
@@ -275,7 +278,10 @@ class DeclaredModelView(WorkflowMixin, ModelView):
         in Chinese, naming the field or row. Nothing is ever half-written."""
         session = db.session
         try:
-            change()
+            # no autoflush: a query inside a hook or rule must not write the rows
+            # before every rule has seen them
+            with session.no_autoflush:
+                change()
             session.flush()
             for row in rows() if callable(rows) else rows:
                 if not in_scope(row, current_user):
@@ -374,6 +380,14 @@ class DeclaredModelView(WorkflowMixin, ModelView):
             flash(f"{label}：已处理 {len(rows)} 条记录", "success")
         return None
 
+    @expose("/action/", methods=("POST",))
+    def action_view(self) -> Any:
+        # Flask-Admin ignores an action the user may not run; say so instead
+        name = request.form.get("action", "")
+        if name not in self._actions_data or not self.is_action_allowed(name):
+            abort(403)
+        return super().action_view()
+
     @action("delete", lazy_gettext("删除"), lazy_gettext("确定要删除所选记录吗？删除后不可恢复。"))
     def action_delete(self, ids: list[str]) -> Any:  # replaces Flask-Admin's
         return self.run_action("delete", ids)
@@ -387,6 +401,43 @@ class DeclaredModelView(WorkflowMixin, ModelView):
         return self.render("admin/model/history.html", model=row, entries=entries,
                            describe=lambda e: formatting.describe_changes(self.model, e.changes),
                            return_url=get_redirect_target() or self.get_url(".index_view"))
+
+    # -- uploaded files and printable pages ----------------------------------------
+
+    @expose("/file/")
+    def file_view(self) -> Any:
+        from flask import send_from_directory
+
+        from .uploads import mimetype, upload_root
+
+        column = request.args.get("column", "")
+        spec = self._uploads.get(column)
+        if spec is None:
+            abort(404)
+        name = getattr(self.get_one(request.args.get("id")), column)
+        if not name:
+            abort(404)
+        return send_from_directory(upload_root(spec), name, mimetype=mimetype(name),
+                                   as_attachment=not mimetype(name).startswith("image/"))
+
+    @expose("/print/")
+    def print_view(self) -> Any:
+        from flask import render_template
+
+        if not self.spec.print_template:
+            abort(404)
+        row = self.get_one(request.args.get("id"))
+        return render_template(self.spec.print_template, row=row, view=self, printed_at=now(),
+                               label=lambda name: column_label(self.model, name))
+
+    def after_model_delete(self, model: Any) -> None:
+        from .uploads import upload_root
+
+        for column, spec in self._uploads.items():  # the file goes with its row
+            name = getattr(model, column, None)
+            if name:
+                Path(upload_root(spec), name).unlink(missing_ok=True)
+        super().after_model_delete(model)
 
     # -- export -------------------------------------------------------------------
 
@@ -525,11 +576,11 @@ def _default_columns(model: type, spec: ModelAdmin, form: bool = False) -> list[
 
 
 def computed_columns(model: type) -> set[str]:
-    """Columns the application fills itself: workflow state and clock deadlines."""
+    """Columns the application fills itself: workflow state and computed deadlines."""
     workflow = getattr(model.__admin__, "workflow", None)
     if workflow is None:
         return set()
-    return {workflow.field, *(c.due for c in workflow.clocks)}
+    return {workflow.field, *(c.due for c in workflow.clocks if c.rule is not None)}
 
 
 # Filters offered for a column, by its type (order matters: DateTime before Date).
@@ -645,14 +696,8 @@ def build_view(model: type) -> DeclaredModelView:
         kind, target = _column_type(model, name)
         if kind == "column" and isinstance(target.type, ChoiceType):
             choices[name] = target.type.choices.pairs()
-
-    form_args: dict[str, dict[str, Any]] = {}
-    for name in form_columns:
-        kind, target = _column_type(model, name)
-        if kind == "column" and ("min" in target.info or "max" in target.info):
-            form_args[name] = {"validators": [NumberRange(
-                min=target.info.get("min"), max=target.info.get("max"),
-                message=_range_message(target.info))]}
+    form_choices, form_args, overrides = _field_options(model, form_columns)
+    uploads = {a.key: attr_info(a)["upload"] for a in mapper.column_attrs if attr_info(a).get("upload")}
 
     ajax_refs = {}
     for name in form_columns:
@@ -668,8 +713,9 @@ def build_view(model: type) -> DeclaredModelView:
     sortable = [n for n in list_columns if _column_type(model, n)[0] == "column"]
     default_sort = None
     if spec.sort:
-        default_sort = [(spec.sort.lstrip("-"), spec.sort.startswith("-")),
-                        (mapper.primary_key[0].key, spec.sort.startswith("-"))]
+        sorts = (spec.sort,) if isinstance(spec.sort, str) else tuple(spec.sort)
+        default_sort = [(s.lstrip("-"), s.startswith("-")) for s in sorts]
+        default_sort.append((mapper.primary_key[0].key, sorts[-1].startswith("-")))
 
     attrs: dict[str, Any] = {
         "spec": spec,
@@ -684,10 +730,12 @@ def build_view(model: type) -> DeclaredModelView:
         "column_default_sort": default_sort,
         "column_choices": choices,
         "form_columns": form_columns,
-        "form_choices": {k: v for k, v in choices.items() if k in form_columns},
+        "form_choices": form_choices,
         "form_args": form_args,
         "form_ajax_refs": ajax_refs or None,
         "inline_models": inline or None,
+        "form_overrides": overrides or None,
+        "_uploads": uploads,
         "page_size": spec.page_size,
         "column_type_formatters": formatting.LIST_FORMATTERS,
         "column_type_formatters_detail": formatting.LIST_FORMATTERS,
@@ -700,11 +748,12 @@ def build_view(model: type) -> DeclaredModelView:
         **dict(spec.extra),
     }
     attrs["column_filters"] = _filters_for(model, spec) or None
-    warnings = {name: formatting.warning_flag for name in set(list_columns) | set(details_columns)
-                if _info_of(model, name).get("warn")}
-    if warnings:
+    formatters = {name: formatting.warning_flag for name in set(list_columns) | set(details_columns)
+                  if _info_of(model, name).get("warn")}
+    formatters.update({name: _file_formatter(name) for name in uploads})
+    if formatters:
         inherited = getattr(base, "column_formatters", None)
-        attrs["column_formatters"] = {**(inherited if isinstance(inherited, dict) else {}), **warnings}
+        attrs["column_formatters"] = {**(inherited if isinstance(inherited, dict) else {}), **formatters}
     view_class = type(f"{model.__name__}View", (base,), attrs)
     _attach_actions(view_class, spec)
     return view_class(model, db, name=lazy_gettext(spec.label),
@@ -717,19 +766,54 @@ def _inline_model(model: type, name: str) -> tuple[type, dict[str, Any]]:
     child = rel.mapper.class_
     spec = child.__admin__
     back = {r.key for r in sa_inspect(child).relationships if r.mapper.class_ is model}
+
+    def editable_inline(column: str) -> bool:
+        kind, target = _column_type(child, column)
+        if kind == "relation":  # an inline select lists every row: reference tables only
+            return getattr(target.mapper.class_.__admin__, "scope", None) is None
+        return kind == "column"
+
     columns = [c for c in (spec.form_columns or _default_columns(child, spec, form=True))
-               if c not in back and _column_type(child, c)[0] == "column"]
+               if c not in back and editable_inline(c)]
+    choices, args, overrides = _field_options(child, columns)
     options: dict[str, Any] = {
         "form_columns": ["id", *columns],
         "column_labels": {c: lazy_gettext(column_label(child, c)) for c in columns},
-        "form_choices": {c: _column_type(child, c)[1].type.choices.pairs() for c in columns
-                         if isinstance(_column_type(child, c)[1].type, ChoiceType)},
-        "form_args": {c: {"validators": [NumberRange(
-            min=_column_type(child, c)[1].info.get("min"), max=_column_type(child, c)[1].info.get("max"),
-            message=_range_message(_column_type(child, c)[1].info))]}
-            for c in columns if {"min", "max"} & set(_column_type(child, c)[1].info)},
+        "form_choices": choices, "form_args": args,
     }
+    if overrides:
+        options["form_overrides"] = overrides
     return child, options
+
+
+def _field_options(model: type, columns: Iterable[str]) -> tuple[dict, dict, dict]:
+    """Form choices, field arguments (ranges, uploads) and field overrides for columns,
+    read from their declarations."""
+    choices: dict[str, Any] = {}
+    args: dict[str, Any] = {}
+    overrides: dict[str, Any] = {}
+    for name in columns:
+        kind, target = _column_type(model, name)
+        if kind != "column":
+            continue
+        info = target.info
+        if isinstance(target.type, ChoiceType):
+            choices[name] = target.type.choices.pairs()
+        if "min" in info or "max" in info:
+            args[name] = {"validators": [NumberRange(min=info.get("min"), max=info.get("max"),
+                                                     message=_range_message(info))]}
+        if info.get("upload"):
+            upload = field_options(info["upload"])
+            overrides[name] = upload["override"]
+            args[name] = upload["args"]
+    return choices, args, overrides
+
+
+def _file_formatter(column: str) -> Any:
+    def render(view: Any, context: Any, model: Any, name: str) -> Any:
+        url = url_for(f"{view.endpoint}.file_view", id=model.id, column=column)
+        return thumbnail(url, getattr(model, column))
+    return render
 
 
 def _info_of(model: type, name: str) -> dict[str, Any]:

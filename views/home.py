@@ -15,7 +15,7 @@ from models.estates import Estate, EstateClass, ManagementMode
 from models.governance import Community, LeadershipGroup
 from models.scoping import scope_clause
 from models.selfgov import OwnersCommittee
-from models.supervision import FourInOneGroup
+from models.supervision import FourInOneGroup, Rectification, RectState
 
 # Flags that compute themselves, shown on the home page with a link to the rows.
 ATTENTION = [
@@ -24,6 +24,7 @@ ATTENTION = [
     (Estate, "uncovered"),
     (FourInOneGroup, "incomplete"),
     (LeadershipGroup, "meeting_due"),
+    (Rectification, "overdue"),
 ]
 
 
@@ -57,7 +58,13 @@ class HomeView(AdminIndexView):
         }
         return self.render("admin/home.html", grid=grid, classes=list(EstateClass),
                            modes=[*ManagementMode, None], summary=summary,
-                           attention=self.attention())
+                           attention=self.attention(), rectifications=self.open_rectifications())
+
+    def open_rectifications(self) -> list[Rectification]:
+        """Open rectifications in scope, most urgent first: a committee member's to-do."""
+        stmt = scoped(select(Rectification).where(Rectification.state != RectState.VERIFIED.value)
+                      .order_by(Rectification.deadline), Rectification)
+        return list(db.session.scalars(stmt.limit(10)))
 
     def attention(self) -> list[dict[str, Any]]:
         out = []

@@ -87,9 +87,14 @@ def i18n_update() -> None:
         texts.add(spec.label)
         texts.update(a.label for a in spec.actions)
         texts.update(a.confirm for a in spec.actions if a.confirm)
-        for attr in sa_inspect(model).attrs:
-            texts.add(column_label(model, attr.key))
-        texts.update(column_label(model, n) for n in spec.list_columns)
+        for key, descriptor in sa_inspect(model).all_orm_descriptors.items():
+            if key != "__mapper__":
+                texts.add(column_label(model, key))
+        texts.update(column_label(model, n) for n in (*spec.list_columns, *spec.details_columns))
+        for transition in getattr(spec.workflow, "transitions", ()):
+            texts.update([transition.label, *(p.label for p in transition.params)])
+            texts.update(p.help for p in transition.params if p.help)
+        texts.update(c.label for c in getattr(spec.workflow, "clocks", ()))
     for choices in Choices.__subclasses__():
         texts.update(m.label for m in choices)
     po = TRANSLATIONS / "en" / "LC_MESSAGES" / "messages.po"

@@ -45,9 +45,9 @@ def params_form(base: type, transition: Transition, row: Any) -> Any:
             kwargs["format"] = "%Y-%m-%dT%H:%M"
         if p.default is not None:
             kwargs["default"] = p.default(row)
-        elif p.kind == "date":
+        elif p.required and p.kind == "date":  # an optional date stays empty unless given
             kwargs["default"] = now().date()
-        elif p.kind == "datetime":
+        elif p.required and p.kind == "datetime":
             kwargs["default"] = now()
         attrs[p.name] = FIELD_TYPES[p.kind](**kwargs)
     return type(f"{transition.name.title()}Form", (base,), attrs)

@@ -1,4 +1,5 @@
-"""Two pages across stations, for the user's scope: what is late now, and the rates."""
+"""Pages across models, for the user's scope: what is late now, and the standing
+against the indicators (the casework rates included)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,9 @@ from models import db, now
 from models.deadlines import open_deadlines
 from models.estates import Estate
 from models.governance import Community
-from models.rates import service_rates
 from models.scoping import scope_clause
 from models.service_center import patrol_gaps
+from models.standing import cleaning_shortfalls, standing
 
 from .workflow import describe_gap
 
@@ -64,7 +65,7 @@ class LateView(ScopedPage):
                            community_id=community_id)
 
 
-class RatesView(ScopedPage):
+class StandingView(ScopedPage):
     @expose("/")
     def index(self) -> Any:
         estates = self.estates()
@@ -72,6 +73,7 @@ class RatesView(ScopedPage):
         today = now().date()
         start = _date(request.args.get("start")) or today.replace(month=1, day=1)
         end = _date(request.args.get("end")) or today
+        month = _date((request.args.get("month") or "") + "-01") or today.replace(day=1)
         level, key = request.args.get("level", "all"), request.args.get("key", type=int)
         if level == "estate":
             chosen = [e.id for e in estates if e.id == key]
@@ -80,10 +82,12 @@ class RatesView(ScopedPage):
         else:
             level, chosen = "all", [e.id for e in estates]
         error = "开始日期不能晚于结束日期" if start > end else None
-        rates = [] if error else service_rates(chosen, start, end)
-        return self.render("admin/rates.html", rates=rates, estates=estates, communities=communities,
-                           start=start, end=end, level=level, key=key, error=error,
-                           targets=TARGETS, estate_count=len(chosen))
+        rows = [] if error else standing(chosen, start, end)
+        names = {e.id: e for e in estates}
+        shortfalls = [(names[e], n) for e, n in cleaning_shortfalls(chosen, month)]
+        return self.render("admin/standing.html", rows=rows, estates=estates, communities=communities,
+                           start=start, end=end, month=month, level=level, key=key, error=error,
+                           estate_count=len(chosen), shortfalls=shortfalls)
 
 
 def _date(text: str | None) -> date | None:
@@ -91,8 +95,3 @@ def _date(text: str | None) -> date | None:
         return date.fromisoformat(text) if text else None
     except ValueError:
         return None
-
-
-# The text's targets for these rates (篇3 二).
-TARGETS = {"repair_timely": "≥ 99%", "repair_callback": "≥ 30%", "complaint_handled": "= 100%",
-           "complaint_rate": "≤ 2%"}

@@ -72,7 +72,6 @@ class Estate(TimestampMixin, db.Model):
     buildings: Mapped[int | None] = field(Integer, "楼幢数", min=0, max=2000)
     households: Mapped[int | None] = field(Integer, "户数", min=0, max=100000)
     floor_area: Mapped[Decimal | None] = field(Numeric(12, 2), "建筑面积（㎡）", min=0, max=10_000_000)
-    is_pilot: Mapped[bool] = field(Boolean, "试点小区", default=False, index=True)
     note: Mapped[str | None] = field(Text, "备注")
     is_demo: Mapped[bool] = field(Boolean, "示例数据", default=False, help=DEMO_HELP)
 
@@ -90,8 +89,7 @@ class Estate(TimestampMixin, db.Model):
                  "uncovered", "is_demo"),
         sort="name",
         form_columns=("name", "community", "address", "estate_class", "management_mode",
-                      "survey_nature", "buildings", "households", "floor_area", "is_pilot",
-                      "note", "is_demo"),
+                      "survey_nature", "buildings", "households", "floor_area", "note", "is_demo"),
         details_columns=("name", "community", "address", "estate_class", "management_mode",
                          "survey_nature", "company_name", "uncovered", "buildings", "households",
                          "floor_area", "is_pilot", "contracts", "note", "is_demo",
@@ -109,7 +107,12 @@ class Estate(TimestampMixin, db.Model):
         return self.name
 
     def mark_pilot(self) -> None:
-        self.is_pilot = True
+        """A pilot is a record (models.rollout.Pilot); 试点小区 is computed from it."""
+        from .rollout import Pilot
+
+        exists_already = db.session.scalar(select(Pilot.id).where(Pilot.estate_id == self.id))
+        if exists_already is None:
+            db.session.add(Pilot(estate=self, designated_on=now().date()))
 
 
 class Qualification(Choices):

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from . import TimestampMixin, db, now
 from .declare import ChoiceType, Choices, Invalid, ModelAdmin, Perms, Role, field, figure, relation
+from .workflow import Param, Transition, Workflow
 
 DEMO_HELP = "演示用的虚构数据，正式使用前可删除"
 
@@ -192,10 +193,36 @@ class LeadershipMeeting(TimestampMixin, db.Model):
                       "decisions"),
         perms=Perms.registry(),
         scope="group.street_id",
+        workflow=Workflow(field=None, transitions=(
+            Transition("create_tasks", "生成后续任务", source=(), target=None,
+                       roles=(Role.PILOT_COORDINATOR, Role.STREET_STAFF),
+                       params=(Param("phase", "列入阶段", "row", model="Phase"),
+                               Param("tasks", "任务（每行一项）", "textarea", default=lambda m: m.decisions,
+                                     help="默认取本次会议的研究部署，可修改"),
+                               Param("due_on", "完成期限", "date"),
+                               Param("owner_person", "责任人", required=False,
+                                     help="留空则为领导小组办公室"))),
+        )),
     )
 
     def __str__(self) -> str:
         return f"{self.held_on:%Y-%m-%d} 领导小组会议" if self.held_on else "领导小组会议"
+
+    def create_tasks(self, phase: "Phase", tasks: str, due_on: date,  # noqa: F821
+                     owner_person: str | None = None) -> None:
+        """篇6 四.1: the meeting assigns the next stage's work; each line becomes a task."""
+        from .rollout import Task
+
+        if phase is None:
+            raise Invalid({"phase": "请选择列入的阶段"})
+        lines = [line.strip(" 　-•；;。") for line in (tasks or "").splitlines()]
+        lines = [line for line in lines if line]
+        if not lines:
+            raise Invalid({"tasks": "请至少写一项任务"})
+        start = max((t.seq for t in phase.tasks), default=0)
+        for i, line in enumerate(lines, 1):
+            db.session.add(Task(phase=phase, seq=start + i, text=line, due_on=due_on, meeting=self,
+                                owner_person=owner_person or "领导小组办公室"))
 
     def clean(self) -> None:
         if self.held_on and self.held_on > now().date():

@@ -47,19 +47,33 @@ class Param:
 
     name: str
     label: str
-    kind: str = "text"  # text, textarea, date, datetime, int, decimal, choice, bool
+    kind: str = "text"  # text, textarea, date, datetime, int, decimal, choice, bool, row, rows
     required: bool = True
     choices: type[Choices] | None = None
+    model: Any = None  # for "row"/"rows": the model (or its class name) picked from
+
+    @property
+    def target_model(self) -> Any:
+        """The model a row param picks from; a name is looked up in the registry (a model
+        declared before the one it picks from cannot import it)."""
+        if isinstance(self.model, str):
+            from . import db
+
+            return db.Model.registry._class_registry.get(self.model)
+        return self.model
     help: str | None = None
     default: Callable[[Any], Any] | None = None  # default from the row, e.g. today
 
 
 @dataclass(frozen=True)
 class Transition:
+    """A step of the workflow. ``source=()`` allows it in any state; ``target=None``
+    leaves the state as it is — an action on the row (e.g. 记录里程碑)."""
+
     name: str
     label: str
     source: tuple[Choices, ...]
-    target: Choices
+    target: Choices | None
     roles: Iterable[str] = (Role.STREET_STAFF,)
     params: tuple[Param, ...] = ()
     guard: str | None = None
@@ -129,14 +143,14 @@ class Clock:
 class Workflow:
     transitions: tuple[Transition, ...]
     clocks: tuple[Clock, ...] = ()
-    field: str = "state"
+    field: str | None = "state"  # None: a model with row actions but no states
 
     def transition(self, name: str) -> Transition | None:
         return next((t for t in self.transitions if t.name == name), None)
 
     def available(self, obj: Any) -> list[Transition]:
-        state = getattr(obj, self.field)
-        return [t for t in self.transitions if state in t.source]
+        state = getattr(obj, self.field) if self.field else None
+        return [t for t in self.transitions if not t.source or state in t.source]
 
 
 def days_after(n: int) -> Callable[[Any, Any], Any]:
@@ -178,8 +192,8 @@ def perform(obj: Any, name: str, role: str | None, params: dict[str, Any] | None
     transition = workflow.transition(name) if workflow else None
     if transition is None:
         raise Refused(f"没有名为「{name}」的操作")
-    state = getattr(obj, workflow.field)
-    if state not in transition.source:
+    state = getattr(obj, workflow.field) if workflow.field else None
+    if transition.source and state not in transition.source:
         raise Refused(f"当前状态为「{_label(state)}」，不能执行「{transition.label}」"
                       f"（仅限：{'、'.join(_label(s) for s in transition.source)}）")
     if role != Role.ADMIN and role not in {str(getattr(r, "value", r)) for r in transition.roles}:
@@ -192,9 +206,10 @@ def perform(obj: Any, name: str, role: str | None, params: dict[str, Any] | None
     effect = getattr(obj, transition.name, None)
     if callable(effect):
         effect(**params)
-    setattr(obj, workflow.field, transition.target)
-    record(AuditAction.TRANSITION, obj,
-           note=f"{transition.label}：{_label(state)} → {_label(transition.target)}",
+    if transition.target is not None:
+        setattr(obj, workflow.field, transition.target)
+    moved = f"：{_label(state)} → {_label(transition.target)}" if transition.target is not None else ""
+    record(AuditAction.TRANSITION, obj, note=f"{transition.label}{moved}",
            changes={k: [None, plain_value(v)] for k, v in params.items()} or None)
     return transition
 

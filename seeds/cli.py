@@ -6,7 +6,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from models import db
+from models import db, now
 from models.accounts import User
 from models.audit import acting_as
 from models.declare import Invalid, Role
@@ -37,14 +37,17 @@ def seed_demo() -> None:
 
 @seed.command("reference", help="为指定街道加载原文中的组织结构与职责（参考数据）；重复执行不会重复创建")
 @click.option("--street", "street_name", required=True, help="街道名称；不存在时新建")
-def seed_reference(street_name: str) -> None:
+@click.option("--year", type=int, default=None, help="实施方案的年度（原文为“20__年”），默认今年")
+def seed_reference(street_name: str, year: int | None) -> None:
     from .casework_demo import load_repair_rules
     from .loader import ensure
     from .reference import load_indicators, load_reference
+    from .rollout import load_plans
 
     with acting_as("命令行：seed reference"):
         street, _ = ensure(Street, {"name": street_name})
-        created = load_reference(street) + load_repair_rules() + load_indicators()
+        created = load_reference(street) + load_repair_rules() + load_indicators() \
+            + load_plans(street, year or now().year)
         db.session.commit()
     click.echo(f"{street_name}：参考数据就绪（本次新增 {created} 条）")
 

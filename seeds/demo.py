@@ -30,6 +30,7 @@ from models.workflow import perform
 from .casework_demo import load_casework, load_repair_rules
 from .loader import ensure
 from .reference import load_indicators, load_reference
+from .rollout_demo import load_rollout
 from .supervision_demo import load_supervision
 
 DEMO_STREET = "示例街道"
@@ -109,13 +110,14 @@ def load_demo() -> dict[str, int]:
             Estate, {"name": name},
             community=communities[community], estate_class=klass, management_mode=mode,
             survey_nature=nature, buildings=buildings, households=buildings * rng.randint(18, 60),
-            floor_area=buildings * rng.randint(1500, 6000), is_pilot=pilot, is_demo=not pilot,
+            floor_area=buildings * rng.randint(1500, 6000), is_demo=not pilot,
             address=f"{community.removesuffix('社区')}路{rng.randint(1, 300)}号",
         )
         created += new
     load_reference(street)
     load_repair_rules()
     load_indicators()
+    load_rollout(street, [e for _, e, _ in PILOTS])
     _structure(street)
     _companies(street, rng)
     _self_governance(rng)

@@ -57,9 +57,10 @@ def test_a_bulk_action_is_recorded(app, client_for):
     street = client_for("street")
     estate = row_id(app, Estate, name="丽景湾")
     street.post("/admin/estate/action/", {"action": "mark_pilot", "rowid": str(estate)})
-    (update,) = [e for e in entries_for(app, estate) if e.action == AuditAction.UPDATE]
-    assert update.changes == {"is_pilot": [False, True]}
     with app.app_context():
+        created = db.session.scalar(db.select(AuditLog).where(
+            AuditLog.model == "pilot", AuditLog.action == AuditAction.CREATE).order_by(AuditLog.id.desc()))
+        assert created.changes["estate"] == [None, "丽景湾"]
         note = db.session.scalar(db.select(AuditLog.note).where(AuditLog.action == AuditAction.ACTION)
                                  .order_by(AuditLog.id.desc()))
     assert note == "小区：标记为试点，共 1 条"

@@ -212,10 +212,16 @@ def _check_workflow(model: type, spec: ModelAdmin, where: str) -> list[str]:
         return [f"{where}: workflow must be a Workflow(...)"]
     out: list[str] = []
     mapper = sa_inspect(model)
-    if wf.field not in mapper.column_attrs or not isinstance(
+    if wf.field is None:
+        states = None
+        stateful = [t.name for t in wf.transitions if t.source or t.target is not None]
+        if stateful:
+            out.append(f"{where}: transitions {stateful} name states, but the workflow has no field")
+    elif wf.field not in mapper.column_attrs or not isinstance(
             mapper.column_attrs[wf.field].columns[0].type, ChoiceType):
         return [f"{where}: workflow field '{wf.field}' must be a ChoiceType column"]
-    states = mapper.column_attrs[wf.field].columns[0].type.choices
+    else:
+        states = mapper.column_attrs[wf.field].columns[0].type.choices
     if wf.field in spec.form_columns:
         out.append(f"{where}: workflow field '{wf.field}' must not be in form_columns "
                    "(states change only through transitions)")
@@ -224,8 +230,8 @@ def _check_workflow(model: type, spec: ModelAdmin, where: str) -> list[str]:
         if t.name in names:
             out.append(f"{where}: transition '{t.name}' is declared twice")
         names.add(t.name)
-        for state in (*t.source, t.target):
-            if not isinstance(state, states):
+        for state in (*t.source, *([t.target] if t.target is not None else [])):
+            if states is not None and not isinstance(state, states):
                 out.append(f"{where}: transition '{t.name}' names {state!r}, not a {states.__name__}")
         if t.guard and not callable(getattr(model, t.guard, None)):
             out.append(f"{where}: transition '{t.name}' guard {model.__name__}.{t.guard}() does not exist"
@@ -247,10 +253,13 @@ def _check_workflow(model: type, spec: ModelAdmin, where: str) -> list[str]:
             out.append(f"{where}: transition '{t.name}' has params but no method "
                        f"{model.__name__}.{t.name}() to receive them")
         for p in t.params:
-            if p.kind not in ("text", "textarea", "date", "datetime", "int", "decimal", "choice", "bool"):
+            if p.kind not in ("text", "textarea", "date", "datetime", "int", "decimal", "choice", "bool",
+                              "row", "rows"):
                 out.append(f"{where}: transition '{t.name}' param '{p.name}' has unknown kind '{p.kind}'")
             if p.kind == "choice" and p.choices is None:
                 out.append(f"{where}: transition '{t.name}' param '{p.name}' needs choices")
+            if p.kind in ("row", "rows") and not hasattr(p.target_model, "__admin__"):
+                out.append(f"{where}: transition '{t.name}' param '{p.name}' needs a declared model")
     for clock in wf.clocks:
         for attr in (clock.start, clock.due, clock.stop):
             if attr and attr not in mapper.column_attrs:

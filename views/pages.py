@@ -95,3 +95,66 @@ def _date(text: str | None) -> date | None:
         return date.fromisoformat(text) if text else None
     except ValueError:
         return None
+
+
+class RolloutView(ScopedPage):
+    """The rollout at a glance (推进实施总览)."""
+
+    @expose("/")
+    def index(self) -> Any:
+        from models.rollout import (MilestoneKind, Pilot, RolloutPlan, Target, Task, TaskState,
+                                    metric_count)
+
+        communities = self.communities()
+        community_id = request.args.get("community", type=int)
+        today = now().date()
+
+        def scoped(model: type, stmt: Any) -> Any:
+            clause = scope_clause(model, current_user)
+            return stmt if clause is None else stmt.where(clause)
+
+        plans = db.session.scalars(scoped(RolloutPlan, select(RolloutPlan).order_by(RolloutPlan.year.desc(),
+                                                                                   RolloutPlan.id))).all()
+        timelines = [_timeline(plan, today) for plan in plans]
+
+        pilots = db.session.scalars(scoped(Pilot, select(Pilot).join(Pilot.estate).order_by(Pilot.designated_on))).all()
+        if community_id:
+            pilots = [p for p in pilots if p.estate.community_id == community_id]
+        kinds = list(MilestoneKind)
+
+        targets = db.session.scalars(scoped(Target, select(Target).order_by(Target.seq))).all()
+        shown = [c for c in communities if community_id in (None, c.id)]
+        by_community = {(t.id, c.id): db.session.scalar(metric_count(t.metric, community_id=c.id))
+                        for t in targets for c in shown}
+
+        overdue = db.session.scalars(scoped(Task, select(Task).where(
+            Task.state == TaskState.OPEN.value, Task.due_on < today).order_by(Task.due_on))).all()
+        if community_id:
+            overdue = [t for t in overdue if t.estate is not None and t.estate.community_id == community_id]
+        return self.render("admin/rollout.html", timelines=timelines, pilots=pilots, kinds=kinds,
+                           targets=targets, communities=communities, shown=shown, by_community=by_community,
+                           overdue=overdue, community_id=community_id, today=today)
+
+
+def _timeline(plan: Any, today: date) -> dict[str, Any]:
+    """Bars for each phase over the plan's span, in percent; a phase whose end the text
+    gets wrong is drawn to the span's end as uncertain, never to an invented date."""
+    known = [d for p in plan.phases for d in (p.start_on, p.end_on) if d]
+    if not known:
+        return {"plan": plan, "rows": [], "today": None}
+    first, last = min(known), max(known)
+    if any(p.start_on is None for p in plan.phases):
+        first -= timedelta(days=30)  # room for a phase the text gives only an end ("6月12日前")
+    span = max((last - first).days, 1)
+
+    def pct(day: date) -> float:
+        return round(100 * (day - first).days / span, 2)
+
+    rows = []
+    for phase in plan.phases:
+        start = phase.start_on or first
+        end = phase.end_on or last
+        rows.append({"phase": phase, "left": pct(start), "width": max(pct(end) - pct(start), 1.5),
+                     "uncertain": phase.end_on is None, "open_start": phase.start_on is None})
+    marker = pct(today) if first <= today <= last else None
+    return {"plan": plan, "rows": rows, "today": marker, "first": first, "last": last}

@@ -100,11 +100,12 @@ def create_app(config: dict[str, Any] | None = None,
                   translations_path=str(i18n.TRANSLATIONS))
     for model in models:
         admin.add_view(build_view(model))
-    from views.pages import LateView, RolloutView, StandingView
+    from views.pages import LateView, MoneyTrailView, RolloutView, StandingView
 
     admin.add_view(LateView(name="超时预警", category="案件办理", endpoint="late"))
     admin.add_view(StandingView(name="指标达标情况", category="监督考评", endpoint="standing"))
     admin.add_view(RolloutView(name="推进总览", category="推进实施", endpoint="rollout"))
+    admin.add_view(MoneyTrailView(name="资金审计", category="资金管理", endpoint="money_trail"))
 
     @app.route("/")
     def root():

@@ -67,5 +67,5 @@ def declared_models() -> list[type]:
 
 
 # Import the areas so their models register with the metadata.
-from . import (accounts, assessment, audit, casework, estates, governance, rollout,  # noqa: E402,F401
-               selfgov, service_center, supervision, workflow)
+from . import (accounts, assessment, audit, casework, estates, funds, governance,  # noqa: E402,F401
+               rollout, selfgov, service_center, supervision, workflow)

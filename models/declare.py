@@ -131,6 +131,7 @@ class Role(Choices):
     PILOT_COORDINATOR = "pilot_coordinator", "试点协调员"
     STATION_STAFF = "station_staff", "站点人员"
     LEADER = "leader", "领导"
+    AUDITOR = "auditor", "纪工委（审计）"
 
 
 ALL_ROLES: frozenset[str] = frozenset(Role)
@@ -148,7 +149,8 @@ class Upload:
 
 def field(type_: Any, label: str, *args: Any, help: str | None = None,
           min: float | None = None, max: float | None = None,
-          placeholder: str | None = None, upload: Upload | None = None, **kwargs: Any):
+          placeholder: str | None = None, upload: Upload | None = None, money: bool = False,
+          **kwargs: Any):
     """``mapped_column`` with its Chinese label (and optional help and range) beside it.
 
     ``min``/``max`` become form validators and import checks; the label names the
@@ -165,6 +167,8 @@ def field(type_: Any, label: str, *args: Any, help: str | None = None,
         info["placeholder"] = placeholder
     if upload is not None:
         info["upload"] = upload
+    if money:  # an amount of yuan: positive, at most two decimals
+        info["money"] = True
     return mapped_column(type_, *args, info=info, **kwargs)
 
 

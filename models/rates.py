@@ -7,6 +7,7 @@ period. Each rate returns its numerator and denominator, so a figure can be chec
 * 维修服务回访率 = completed tickets called back ÷ completed tickets (received in the period).
 * 有效投诉处理率 = valid complaints resolved ÷ valid complaints (received in the period).
 * 用户有效投诉率 = valid complaints (received in the period) ÷ households of the estates.
+* 管理费收缴率 = fees received ÷ fees due, over the fee bills of the years the period touches.
 """
 
 from __future__ import annotations
@@ -21,14 +22,15 @@ from sqlalchemy import and_, func, or_, select
 from . import db, now
 from .casework import Complaint, ComplaintKind, RepairTicket, TicketState
 from .estates import Estate
+from .funds import fee_collection
 
 
 @dataclass
 class Rate:
     code: str
     label: str
-    numerator: int
-    denominator: int
+    numerator: int | Decimal
+    denominator: int | Decimal
     formula: str
 
     @property
@@ -77,4 +79,6 @@ def service_rates(estate_ids: Any, start: date, end: date) -> list[Rate]:
         Rate("complaint_handled", "有效投诉处理率", valid_resolved, valid_total,
              "已办结的有效投诉 ÷ 有效投诉"),
         Rate("complaint_rate", "用户有效投诉率", valid_total, households, "有效投诉数 ÷ 住户数"),
+        Rate("fee_collection", "管理费收缴率", *fee_collection(estate_ids, start, end),
+             "实收 ÷ 应收（所涉年度的物业费收缴记录，元）"),
     ]

@@ -30,6 +30,7 @@ from models.workflow import perform
 from .casework_demo import load_casework, load_repair_rules
 from .loader import ensure
 from .reference import load_indicators, load_reference
+from .funds_demo import load_funds
 from .rollout_demo import load_rollout
 from .supervision_demo import load_supervision
 
@@ -82,6 +83,7 @@ ACCOUNTS = [
     ("mediator", "调解站 吴敏", Role.STATION_STAFF, ("street", DEMO_STREET)),
     ("center", "服务中心 郑伟", Role.STATION_STAFF, ("street", DEMO_STREET)),
     ("leader", "领导小组 沈萌", Role.LEADER, ("street", DEMO_STREET)),
+    ("auditor", "纪工委 审计员 周正", Role.AUDITOR, ("street", DEMO_STREET)),
 ]
 
 
@@ -144,6 +146,7 @@ def load_demo() -> dict[str, int]:
     _link_committee_account()
     load_casework()
     load_supervision()
+    load_funds()
     db.session.commit()
     return {"estates_created": created,
             "estates": db.session.scalar(db.select(db.func.count()).select_from(Estate))}
@@ -219,7 +222,8 @@ def _meeting(estate: Estate, held_on: date, quorum: bool, kind: MeetingKind) -> 
             Resolution(meeting=meeting, seq=1, title="选举产生业主委员会", matter=Matter.ORDINARY,
                        for_owners=int(voters * 0.7), for_area=(voted_area * Decimal("0.7")).quantize(Decimal("0.01"))),
             Resolution(meeting=meeting, seq=2, title="使用专项维修资金维修屋面防水", matter=Matter.MAJOR,
-                       for_owners=int(voters * 0.7), for_area=(voted_area * Decimal("0.7")).quantize(Decimal("0.01"))),
+                       for_owners=int(voters * 0.8) + 1,
+                       for_area=(voted_area * Decimal("0.8")).quantize(Decimal("0.01"))),
         ])
     return meeting
 

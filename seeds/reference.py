@@ -37,7 +37,8 @@ def _unit(street: Street, kind: OrgKind, name: str, duties: list[dict[str, Any]]
 
 # Indicators whose figures come from the casework records (models.rates).
 COMPUTED_INDICATORS = {"房屋零修、急修及时率": "repair_timely", "维修服务回访率": "repair_callback",
-                       "有效投诉处理率": "complaint_handled", "用户有效投诉率": "complaint_rate"}
+                       "有效投诉处理率": "complaint_handled", "用户有效投诉率": "complaint_rate",
+                       "管理费收缴率": "fee_collection"}
 COMPARISONS = {"=": Comparison.EQ, ">=": Comparison.GE, "<=": Comparison.LE}
 UNITS = {"%": IndicatorUnit.PERCENT, "次/年": IndicatorUnit.PER_YEAR}
 

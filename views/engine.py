@@ -494,11 +494,30 @@ def run_rules(model: Any) -> None:
             errors.setdefault(attr.key, []).append(f"不能小于 {info['min']}")
         if "max" in info and value > info["max"]:
             errors.setdefault(attr.key, []).append(f"不能大于 {info['max']}")
+        if info.get("money"):
+            problem = money_problem(value)
+            if problem:
+                errors.setdefault(attr.key, []).append(problem)
     if errors:
         raise Invalid(errors)
     clean = getattr(model, "clean", None)
     if callable(clean):
         clean()
+
+
+def money_problem(value: Any) -> str | None:
+    """An amount of yuan must be positive and have at most two decimals (分)."""
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return "不是有效的金额"
+    if amount <= 0:
+        return "金额必须大于 0"
+    if amount != amount.quantize(Decimal("0.01")):
+        return "金额最多保留两位小数（精确到分）"
+    return None
 
 
 def run_rules_on_session(main: Any) -> None:

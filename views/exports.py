@@ -57,7 +57,7 @@ def export_rows(view: Any) -> tuple[list[str], Iterator[list[Any]]]:
 
     def rows() -> Iterator[list[Any]]:
         for obj in query.yield_per(BATCH):
-            yield [cell(formatting.value_at(obj, name)) for name in columns]
+            yield [formatting.value_at(obj, name) for name in columns]
 
     return headers, rows()
 
@@ -67,18 +67,20 @@ def export_response(view: Any, export_type: str) -> Response:
     stamp = now().strftime("%Y%m%d-%H%M")
     label = str(view.spec.label)
     if export_type == "csv":
-        return Response(
-            stream_with_context(_csv_chunks(headers, rows)),
-            mimetype="text/csv; charset=utf-8",
-            headers={"Content-Disposition": content_disposition(
-                f"{label}_{stamp}.csv", f"{view.endpoint}_{stamp}.csv")},
-        )
+        return csv_response(headers, rows, f"{label}_{stamp}.csv", f"{view.endpoint}_{stamp}.csv")
     return Response(
         stream_with_context(_xlsx_chunks(label, headers, rows)),
         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={"Content-Disposition": content_disposition(
             f"{label}_{stamp}.xlsx", f"{view.endpoint}_{stamp}.xlsx")},
     )
+
+
+def csv_response(headers: list[str], rows: Iterator[list[Any]], filename: str, fallback: str) -> Response:
+    """A streamed CSV of any rows (the same BOM, neutralising and naming as list exports)."""
+    cells = ([cell(v) for v in row] for row in rows)
+    return Response(stream_with_context(_csv_chunks(headers, cells)), mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": content_disposition(filename, fallback)})
 
 
 def _csv_chunks(headers: list[str], rows: Iterator[list[Any]]) -> Iterator[bytes]:
@@ -111,7 +113,7 @@ def _xlsx_chunks(title: str, headers: list[str], rows: Iterator[list[Any]]) -> I
     sheet.append(header_cells)
     for row in rows:
         out = []
-        for value in row:
+        for value in (cell(v) for v in row):
             c = WriteOnlyCell(sheet, value=value)
             if isinstance(value, str):
                 c.data_type = "s"  # never a formula, whatever the text

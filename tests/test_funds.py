@@ -1,0 +1,251 @@
+"""Funds: an application from proposal to paid through the actions only, the balance
+and audit trail at each step; money rules; collect-then-refund; fee collection rate;
+the auditor reads everything and changes nothing."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import inspect as sa_inspect
+
+from models import db, now
+from models.audit import AuditAction, AuditLog
+from models.estates import Estate
+from models.funds import (ApplicationState, FeeRefund, FundApplication, FundMovement, MaintenanceFund,
+                          MovementKind)
+from models.selfgov import AssemblyMeeting, Matter, Resolution
+from models.service_center import Household
+
+from .helpers import flashes, row_id, transition
+from .test_self_governance import add_meeting
+
+TODAY = now().date()
+FUND_MODELS = ["maintenance_fund", "fund_movement", "fund_application", "subsidy", "subsidy_payment",
+               "low_income_status", "fee_refund", "fee_bill"]
+
+
+def fund_of(app, estate: str) -> MaintenanceFund:
+    with app.app_context():
+        fund = db.session.scalar(db.select(MaintenanceFund).join(MaintenanceFund.estate).where(Estate.name == estate))
+        return fund.id, fund.estate_id, fund.balance
+
+
+def balance(app, fund_id: int) -> Decimal:
+    with app.app_context():
+        return db.session.scalar(db.select(MaintenanceFund.balance).where(MaintenanceFund.id == fund_id))
+
+
+def state(app, app_id: int) -> ApplicationState:
+    with app.app_context():
+        return db.session.get(FundApplication, app_id).state
+
+
+def propose(app, client, fund_id: int, item: str, amount: str) -> int:
+    r = client.post("/admin/fund_application/new/", {
+        "fund": str(fund_id), "item": item, "proposer": "committee", "proposer_name": "业委会",
+        "amount": amount, "proposed_on": (TODAY - timedelta(days=5)).isoformat()})
+    assert r.status_code == 302, flashes(r.text)
+    with app.app_context():
+        return db.session.scalar(db.select(FundApplication.id).where(FundApplication.item == item))
+
+
+def major_resolution(app, street, estate_id: int, share: Decimal) -> int:
+    """An assembly (80 of 100 owners take part) voting on using the fund."""
+    add_meeting(street, estate_id, TODAY - timedelta(days=4))
+    with app.app_context():
+        meeting = db.session.scalar(db.select(AssemblyMeeting).where(AssemblyMeeting.estate_id == estate_id)
+                                    .order_by(AssemblyMeeting.id.desc()))
+        meeting_id = meeting.id
+    r = street.post("/admin/resolution/new/", {
+        "meeting": str(meeting_id), "seq": "1", "title": f"使用维修资金 {share}", "matter": "major",
+        "for_owners": str(int(80 * share)), "for_area": str((8000 * share).quantize(Decimal("0.01"))),
+        "against_owners": "0", "against_area": "0"})
+    assert r.status_code == 302, flashes(r.text)
+    with app.app_context():
+        return db.session.scalar(db.select(Resolution.id).where(Resolution.meeting_id == meeting_id))
+
+
+def trail(app, app_id: int) -> list[str]:
+    with app.app_context():
+        return [e.note for e in db.session.scalars(db.select(AuditLog).where(
+            AuditLog.model == "fund_application", AuditLog.row_id == str(app_id),
+            AuditLog.action == AuditAction.TRANSITION).order_by(AuditLog.id))]
+
+
+def test_an_application_from_proposal_to_paid(app, client_for):
+    street = client_for("street")
+    fund_id, estate_id, opening = fund_of(app, "滨江花苑")
+    app_id = propose(app, street, fund_id, "外墙脱落修复", "45000.50")
+    assert balance(app, fund_id) == opening
+
+    # without a carried resolution, neither the owners' step nor the review goes through
+    failing = major_resolution(app, street, estate_id, Decimal("0.74"))
+    r = transition(street, "fund_application", "owners_approve", app_id, resolution=str(failing))
+    assert "所选表决事项未获通过（须参与表决面积和人数均达四分之三以上同意）" in " ".join(flashes(r.text))
+    assert state(app, app_id) == ApplicationState.PROPOSED
+    r = transition(street, "fund_application", "review", app_id, review_opinion="x", approved_amount="1",
+                   reviewed_on=TODAY.isoformat())
+    assert "不能执行「街道审核同意」" in " ".join(flashes(r.text))
+
+    steps = [
+        ("owners_approve", {"resolution": str(major_resolution(app, street, estate_id, Decimal("0.75")))},
+         ApplicationState.OWNERS_APPROVED),
+        ("review", {"review_opinion": "同意", "approved_amount": "45000.50", "reviewed_on": TODAY.isoformat()},
+         ApplicationState.APPROVED),
+        ("work_done", {"work_done_on": TODAY.isoformat()}, ApplicationState.WORK_DONE),
+        ("apply_payment", {"payment_applied_on": TODAY.isoformat()}, ApplicationState.PAYMENT_APPLIED),
+    ]
+    for n, (name, params, expected) in enumerate(steps, 1):
+        r = transition(street, "fund_application", name, app_id, **params)
+        assert r.status_code == 302, flashes(r.text)
+        assert state(app, app_id) == expected
+        assert balance(app, fund_id) == opening          # no money moves before payment
+        assert len(trail(app, app_id)) == n
+    transition(street, "fund_application", "pay", app_id, paid_on=TODAY.isoformat())
+    assert state(app, app_id) == ApplicationState.PAID
+    assert balance(app, fund_id) == opening - Decimal("45000.50")
+    notes = trail(app, app_id)
+    assert [n.split("：")[0] for n in notes] == ["业主大会表决同意", "街道审核同意", "工程完工", "申请拨付", "拨付"]
+    with app.app_context():
+        movement = db.session.scalar(db.select(FundMovement).where(FundMovement.application_id == app_id))
+        assert movement.kind == MovementKind.WITHDRAWAL and movement.amount == Decimal("45000.50")
+    history = client_for("auditor").get(f"/admin/fund_application/history/?id={app_id}").text
+    assert "街道物业办 王敏（street）" in history and "拨付" in history
+
+
+def test_the_emergency_path_skips_the_vote_and_says_why(app, client_for):
+    street = client_for("street")
+    fund_id, _, _ = fund_of(app, "滨江花苑")
+    app_id = propose(app, street, fund_id, "消防管道抢修", "8000")
+    r = transition(street, "fund_application", "emergency", app_id)
+    assert r.status_code == 200 and "请填写「理由」" in r.text
+    transition(street, "fund_application", "emergency", app_id, emergency_reason="消防管道破裂，危及安全")
+    transition(street, "fund_application", "review", app_id, review_opinion="同意先行维修",
+               approved_amount="8000", reviewed_on=TODAY.isoformat())
+    assert state(app, app_id) == ApplicationState.APPROVED
+
+
+def test_payment_cannot_take_the_balance_below_zero(app, client_for):
+    street = client_for("street")
+    fund_id, estate_id, opening = fund_of(app, "滨江花苑")
+    app_id = propose(app, street, fund_id, "超额项目", str(opening + 1))
+    transition(street, "fund_application", "emergency", app_id, emergency_reason="测试")
+    r = transition(street, "fund_application", "review", app_id, review_opinion="x",
+                   approved_amount=str(opening + 1), reviewed_on=TODAY.isoformat())
+    assert f"核准金额超过账户余额（当前余额 {opening} 元）" in " ".join(flashes(r.text) + [r.text])
+    # a correction out of the fund is refused the same way
+    r = street.post("/admin/fund_movement/new/", {"fund": str(fund_id), "kind": "correction_out",
+                                                  "amount": str(opening + 1), "occurred_on": TODAY.isoformat()})
+    assert r.status_code == 200 and "余额不能为负" in r.text
+    r = street.post("/admin/fund_movement/new/", {"fund": str(fund_id), "kind": "withdrawal",
+                                                  "amount": "10", "occurred_on": TODAY.isoformat()})
+    assert "支取只能通过维修资金使用申请的「拨付」完成" in r.text
+    assert balance(app, fund_id) == opening
+
+
+@pytest.mark.parametrize("amount, message", [
+    ("0", "金额必须大于 0"), ("-5", "金额必须大于 0"), ("12.345", "金额最多保留两位小数"),
+    ("十二元", "不是有效的小数。"),
+])
+def test_bad_amounts_are_refused_naming_the_field(app, client_for, amount, message):
+    street = client_for("street")
+    fund_id, _, opening = fund_of(app, "滨江花苑")
+    r = street.post("/admin/fund_movement/new/", {"fund": str(fund_id), "kind": "top_up", "amount": amount,
+                                                  "occurred_on": TODAY.isoformat()})
+    assert r.status_code == 200
+    assert f"<li>{message}" in r.text or message in " ".join(flashes(r.text))
+    assert "金额（元）" in r.text
+    assert balance(app, fund_id) == opening
+
+
+def test_money_is_never_edited_or_deleted(app, client_for):
+    street = client_for("street")
+    with app.app_context():
+        movement_id = db.session.scalar(db.select(FundMovement.id))
+    assert street.get(f"/admin/fund_movement/edit/?id={movement_id}").status_code == 403
+    assert street.post("/admin/fund_movement/delete/", {"id": str(movement_id)}).status_code == 403
+
+
+def test_a_refund_needs_a_low_income_household_at_the_time(app, client_for):
+    street = client_for("street")
+    with app.app_context():
+        ordinary = db.session.scalar(db.select(Household).where(~Household.is_low_income))
+        flagged = db.session.scalar(db.select(Household).where(Household.is_low_income))
+        ordinary_id, flagged_id = ordinary.id, flagged.id
+    form = {"period": "测试期", "collected": "300", "collected_on": TODAY.isoformat(), "refund": "300"}
+    r = street.post("/admin/fee_refund/new/", {**form, "household": str(ordinary_id)})
+    assert r.status_code == 200 and "不是有效的低保户，不能先征后返" in r.text
+    r = street.post("/admin/fee_refund/new/", {**form, "household": str(flagged_id), "refund": "301"})
+    assert "返还金额不能超过收取金额" in r.text
+    r = street.post("/admin/fee_refund/new/", {**form, "household": str(flagged_id)})
+    assert r.status_code == 302, flashes(r.text)
+    with app.app_context():
+        refund = db.session.scalar(db.select(FeeRefund).where(FeeRefund.period == "测试期"))
+        assert refund.refund_due_on == TODAY + timedelta(days=30)
+
+
+def test_overdue_refunds_are_flagged(app, client_for):
+    with app.app_context():
+        overdue = db.session.scalars(db.select(FeeRefund).where(FeeRefund.overdue)).all()
+    assert len(overdue) == 1 and overdue[0].refunded_on is None
+
+
+def test_fee_collection_rate_for_an_estate_on_a_hand_made_set(app, client_for):
+    street = client_for("street")
+    estate = row_id(app, Estate, name="紫荆花园")
+    for payer, kind, due, paid in (("住户合计", "households", "100000", "97000"),
+                                   ("紫荆幼儿园", "kindergarten", "20000", "11000"),
+                                   ("上一年度", "households", "5000", "0")):
+        year = TODAY.year if payer != "上一年度" else TODAY.year - 1
+        r = street.post("/admin/fee_bill/new/", {"estate": str(estate), "year": str(year), "payer_kind": kind,
+                                                 "payer_name": payer, "due": due, "paid": paid})
+        assert r.status_code == 302, flashes(r.text)
+    page = street.get(f"/admin/standing/?level=estate&key={estate}&start={TODAY.replace(month=1, day=1)}&end={TODAY}").text
+    row = re.search(r'data-code="fee_collection"[^>]*>(.*?)</tr>', page, re.S).group(1)
+    assert "90.0%" in row                     # 108000 ÷ 120000
+    assert "108000" in row and "120000" in row
+    assert "table-danger" in re.search(r'<tr data-code="fee_collection"[^>]*>', page).group(0)  # target ≥ 98%
+
+
+def test_paid_cannot_exceed_due(client_for, app):
+    r = client_for("street").post("/admin/fee_bill/new/", {
+        "estate": str(row_id(app, Estate, name="紫荆花园")), "year": str(TODAY.year), "payer_kind": "school",
+        "payer_name": "多缴学校", "due": "100", "paid": "150"})
+    assert r.status_code == 200 and "实收不能超过应收" in r.text
+
+
+def test_the_auditor_reads_every_fund_record_and_changes_none(app, client_for):
+    auditor = client_for("auditor")
+    for name in FUND_MODELS:
+        base = f"/admin/{name}/"
+        assert auditor.get(base).status_code == 200, name
+        assert auditor.get(f"{base}export/csv/").status_code == 200, name
+        with app.app_context():
+            from models import declared_models
+            model = next(m for m in declared_models() if m.__tablename__ == name)
+            pk = db.session.scalar(db.select(model.id).limit(1))
+        assert auditor.get(f"{base}details/?id={pk}").status_code == 200, name
+        assert auditor.get(f"{base}history/?id={pk}").status_code == 200, name
+        writes = [auditor.get(f"{base}new/"), auditor.post(f"{base}new/", {}),
+                  auditor.get(f"{base}edit/?id={pk}"), auditor.post(f"{base}edit/?id={pk}", {}),
+                  auditor.post(f"{base}delete/", {"id": str(pk)}),
+                  auditor.post(f"{base}action/", {"action": "delete", "rowid": str(pk)})]
+        for transition_ in getattr(model.__admin__.workflow, "transitions", ()):
+            writes.append(auditor.post(f"{base}transition/{transition_.name}/?id={pk}", {}))
+        assert {r.status_code for r in writes} == {403}, (name, [r.status_code for r in writes])
+
+
+def test_the_money_trail_lists_every_step_and_exports(app, client_for):
+    auditor = client_for("auditor")
+    page = auditor.get(f"/admin/money_trail/?start={TODAY.replace(year=TODAY.year - 1)}&end={TODAY}").text
+    assert "维修资金使用申请" in page and "拨付" in page and "业主大会表决同意" in page
+    exported = auditor.get(f"/admin/money_trail/?start={TODAY.replace(year=TODAY.year - 1)}&end={TODAY}&format=csv")
+    rows = list(csv.reader(io.StringIO(exported.data.decode("utf-8-sig"))))
+    assert rows[0] == ["时间", "操作人", "类型", "对象类型", "记录", "说明", "变更内容"]
+    assert any(r[3] == "维修资金流水" for r in rows[1:])
+    assert "filename*=UTF-8''%E8%B5%84%E9%87%91" in exported.headers["Content-Disposition"]

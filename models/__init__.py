@@ -68,4 +68,4 @@ def declared_models() -> list[type]:
 
 # Import the areas so their models register with the metadata.
 from . import (accounts, assessment, audit, casework, estates, funds, governance,  # noqa: E402,F401
-               rollout, selfgov, service_center, supervision, workflow)
+               imports, rollout, selfgov, service_center, supervision, workflow)

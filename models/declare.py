@@ -335,6 +335,12 @@ class ModelAdmin:
     inline: tuple[str, ...] = ()
     """One-to-many relations edited inside this model's form (e.g. members)."""
 
+    importable: bool = False
+    """Offer spreadsheet import (XLSX/CSV) with a template, preview and one-transaction commit."""
+
+    import_columns: tuple[str, ...] = ()
+    """Columns a spreadsheet fills; default: the form's columns."""
+
     print_template: str | None = None
     """A template for a printable page of one row (A4), e.g. an assessment sheet."""
 

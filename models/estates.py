@@ -80,7 +80,7 @@ class Estate(TimestampMixin, db.Model):
         "物业服务合同", back_populates="estate", order_by="ServiceContract.start_on.desc()")
 
     __admin__ = ModelAdmin(
-        label="小区", category="小区与自治", menu_order=10,
+        label="小区", category="小区与自治", importable=True, menu_order=10,
         list_columns=("name", "community.name", "estate_class", "management_mode",
                       "company_name", "buildings", "households", "is_pilot", "uncovered",
                       "is_demo"),
@@ -150,7 +150,7 @@ class PropertyCompany(TimestampMixin, db.Model):
     __table_args__ = (UniqueConstraint("street_id", "name"),)
 
     __admin__ = ModelAdmin(
-        label="物业服务企业", category="小区与自治", menu_order=20,
+        label="物业服务企业", category="小区与自治", importable=True, menu_order=20,
         list_columns=("name", "qualification", "contact", "phone", "estates_served", "is_demo"),
         search=("name", "credit_code", "contact"), filters=("qualification", "street", "is_demo"),
         sort="name",
@@ -195,7 +195,7 @@ class ServiceContract(TimestampMixin, db.Model):
     estate: Mapped[Estate] = relation("小区", back_populates="contracts")
 
     __admin__ = ModelAdmin(
-        label="物业服务合同", category="小区与自治", menu_order=21,
+        label="物业服务合同", category="小区与自治", importable=True, menu_order=21,
         list_columns=("estate.name", "company.name", "counterparty", "start_on", "end_on",
                       "in_force", "fee_standard"),
         search=("fee_standard", "note"), filters=("company", "estate", "in_force", "end_on"),

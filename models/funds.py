@@ -541,7 +541,7 @@ class FeeBill(TimestampMixin, db.Model):
     __table_args__ = (UniqueConstraint("estate_id", "payer_name", "year"),)
 
     __admin__ = ModelAdmin(
-        label="物业费收缴", category="资金管理", menu_order=50,
+        label="物业费收缴", category="资金管理", importable=True, menu_order=50,
         list_columns=("year", "estate.name", "payer_kind", "payer_name", "due", "paid", "owing"),
         search=("payer_name",), filters=("year", "payer_kind", "estate"), sort=("-year", "estate_id"),
         form_columns=("estate", "year", "payer_kind", "payer_name", "due", "paid", "note"),

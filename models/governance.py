@@ -73,7 +73,7 @@ class Community(TimestampMixin, db.Model):
                                            order_by="Duty.seq", cascade="all, delete-orphan")
 
     __admin__ = ModelAdmin(
-        label="社区", category="治理架构", menu_order=20,
+        label="社区", category="治理架构", importable=True, menu_order=20,
         list_columns=("name", "street.name", "director", "phone", "pm_committee_name",
                       "supervision_group_name", "is_demo"),
         search=("name", "director"), filters=("street", "is_demo"), sort="name",

@@ -409,7 +409,7 @@ class CommitteeMember(TimestampMixin, db.Model):
     committee: Mapped[OwnersCommittee] = relation("业主委员会", back_populates="members")
 
     __admin__ = ModelAdmin(
-        label="业主委员会委员", category="小区与自治", menu_order=41,
+        label="业主委员会委员", category="小区与自治", importable=True, menu_order=41,
         list_columns=("name", "post", "building", "room", "phone", "committee"),
         search=("name", "phone"), filters=("post", "committee"), sort="name",
         form_columns=("committee", "name", "post", "building", "room", "phone"),

@@ -142,7 +142,7 @@ class Household(TimestampMixin, db.Model):
     __table_args__ = (UniqueConstraint("estate_id", "building", "unit", "room"),)
 
     __admin__ = ModelAdmin(
-        label="住户档案", category="小区与自治", menu_order=50,
+        label="住户档案", category="小区与自治", importable=True, menu_order=50,
         list_columns=("estate.name", "building", "unit", "room", "head", "phone", "members"),
         search=("head", "phone", "room"), filters=("estate",), sort="estate_id",
         form_columns=("estate", "building", "unit", "room", "head", "phone", "members", "area", "note"),

@@ -123,7 +123,7 @@ class FourInOneMember(TimestampMixin, db.Model):
     user: Mapped["User | None"] = relation("系统账号")  # noqa: F821
 
     __admin__ = ModelAdmin(
-        label="四位一体小组成员", category="监督考评", menu_order=11,
+        label="四位一体小组成员", category="监督考评", importable=True, menu_order=11,
         list_columns=("name", "kind", "is_leader", "position", "phone", "group"),
         search=("name", "phone", "position"), filters=("kind", "is_leader", "group"), sort="name",
         form_columns=("group", "name", "kind", "is_leader", "position", "phone", "user"),

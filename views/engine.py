@@ -51,6 +51,7 @@ from models.scoping import in_scope, scope_clause
 
 from . import formatting
 from .uploads import field_options, thumbnail
+from .imports import ImportMixin
 from .workflow import WorkflowMixin
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,8 @@ log = logging.getLogger(__name__)
 ENDPOINT_OPERATION = {
     "index_view": "read", "details_view": "read", "export": "read", "history_view": "read",
     "file_view": "read", "print_view": "read",
+    "import_view": "create", "import_template_view": "create", "import_job_view": "create",
+    "import_status_view": "create", "import_commit_view": "create",
     "create_view": "create", "edit_view": "edit", "ajax_update": "edit",
     "delete_view": "delete",
 }
@@ -142,7 +145,7 @@ class ComputedFlagFilter(sqla_filters.BooleanEqualFilter):
         return query.filter(expression if wanted else ~expression)
 
 
-class DeclaredModelView(WorkflowMixin, ModelView):
+class DeclaredModelView(ImportMixin, WorkflowMixin, ModelView):
     """A Flask-Admin ``ModelView`` configured entirely from a ``ModelAdmin``."""
 
     spec: ModelAdmin
@@ -740,7 +743,10 @@ def build_view(model: type) -> DeclaredModelView:
         "spec": spec,
         "column_list": list_columns,
         "column_details_list": details_columns,
-        "column_export_list": list_columns,
+        # everything the details screen shows, so a spreadsheet has every field (and the
+        # same headers as the import template)
+        "column_export_list": [c for c in details_columns
+                               if not (_column_type(model, c)[0] == "relation" and _column_type(model, c)[1].uselist)],
         "column_labels": labels,
         "column_descriptions": descriptions,
         "column_searchable_list": list(spec.search) or None,

@@ -1,7 +1,8 @@
 """Export from any list: what the user sees (search, filters, scope), streamed.
 
 CSV starts with a UTF-8 byte-order mark so Excel reads Chinese; XLSX is written by
-openpyxl in write-only mode to a temporary file. Rows are read from the database in
+XlsxWriter in constant-memory mode to a temporary file (never turning text into a
+formula or a link). Rows are read from the database in
 batches, so memory stays flat however long the list. Headers are the Chinese
 labels; file names keep their Chinese (RFC 5987); text that a spreadsheet would run
 as a formula is neutralised.
@@ -98,29 +99,19 @@ def _csv_chunks(headers: list[str], rows: Iterator[list[Any]]) -> Iterator[bytes
 
 
 def _xlsx_chunks(title: str, headers: list[str], rows: Iterator[list[Any]]) -> Iterator[bytes]:
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
+    """XlsxWriter in constant-memory mode: each row goes to disk as it is written."""
+    import xlsxwriter
 
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet(title=title[:31])
-    bold = Font(bold=True)
-    header_cells = []
-    for h in headers:
-        c = WriteOnlyCell(sheet, value=h)
-        c.font = bold
-        header_cells.append(c)
-    sheet.append(header_cells)
-    for row in rows:
-        out = []
-        for value in (cell(v) for v in row):
-            c = WriteOnlyCell(sheet, value=value)
-            if isinstance(value, str):
-                c.data_type = "s"  # never a formula, whatever the text
-            out.append(c)
-        sheet.append(out)
-    with tempfile.TemporaryFile() as tmp:
-        book.save(tmp)
-        tmp.seek(0)
-        while chunk := tmp.read(64 * 1024):
-            yield chunk
+    with tempfile.TemporaryDirectory() as folder:
+        path = f"{folder}/export.xlsx"
+        book = xlsxwriter.Workbook(path, {"constant_memory": True, "tmpdir": folder,
+                                          "strings_to_formulas": False, "strings_to_urls": False,
+                                          "strings_to_numbers": False})
+        sheet = book.add_worksheet(title[:31])
+        sheet.write_row(0, 0, headers, book.add_format({"bold": True}))
+        for n, row in enumerate(rows, 1):
+            sheet.write_row(n, 0, [cell(v) for v in row])
+        book.close()
+        with open(path, "rb") as done:
+            while chunk := done.read(64 * 1024):
+                yield chunk

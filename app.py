@@ -74,6 +74,7 @@ def create_app(config: dict[str, Any] | None = None,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=os.environ.get("SESSION_COOKIE_SECURE", "0") == "1",
         MAX_CONTENT_LENGTH=20 * 1024 * 1024,
+        IMPORT_MAX_BYTES=10 * 1024 * 1024,
         FLASK_ADMIN_FLUID_LAYOUT=True,
     )
     app.config.update(config)
@@ -100,12 +101,13 @@ def create_app(config: dict[str, Any] | None = None,
                   translations_path=str(i18n.TRANSLATIONS))
     for model in models:
         admin.add_view(build_view(model))
-    from views.pages import LateView, MoneyTrailView, RolloutView, StandingView
+    from views.pages import LateView, MoneyTrailView, ReportView, RolloutView, StandingView
 
     admin.add_view(LateView(name="超时预警", category="案件办理", endpoint="late"))
     admin.add_view(StandingView(name="指标达标情况", category="监督考评", endpoint="standing"))
     admin.add_view(RolloutView(name="推进总览", category="推进实施", endpoint="rollout"))
     admin.add_view(MoneyTrailView(name="资金审计", category="资金管理", endpoint="money_trail"))
+    admin.add_view(ReportView(name="月度报告", endpoint="report"))
 
     @app.route("/")
     def root():
@@ -124,6 +126,8 @@ def create_app(config: dict[str, Any] | None = None,
 
     register_cli(app)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for chatty in ("weasyprint", "fontTools"):  # page-by-page progress is not news
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     return app
 
 

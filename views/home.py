@@ -58,7 +58,49 @@ class HomeView(AdminIndexView):
         }
         return self.render("admin/home.html", grid=grid, classes=list(EstateClass),
                            modes=[*ManagementMode, None], summary=summary,
-                           attention=self.attention(), rectifications=self.open_rectifications())
+                           attention=self.attention(), rectifications=self.open_rectifications(),
+                           dashboard=self.dashboard(grid))
+
+    def dashboard(self, grid: dict) -> dict[str, Any]:
+        """What the charts draw, all for the user's scope: estates by class and mode,
+        what is late now by kind, indicators against targets, rollout progress."""
+        from datetime import date as _date
+
+        from models import now
+        from models.deadlines import open_deadlines
+        from models.rollout import Phase, RolloutPlan, Target
+        from models.standing import standing
+
+        late: dict[str, int] = {}
+        worst = []
+        for d in open_deadlines(current_user):
+            if d.late is None:
+                continue
+            late[d.model.__admin__.label] = late.get(d.model.__admin__.label, 0) + 1
+            if len(worst) < 5:
+                worst.append({"label": f"{d.model.__admin__.label}：{d.row}", "clock": d.clock.label,
+                              "url": url_for(f"{d.model.__tablename__}.details_view", id=d.row.id)})
+        estate_ids = [e for (e,) in db.session.execute(scoped(select(Estate.id), Estate))]
+        today = now().date()
+        rows = standing(estate_ids, today.replace(month=1, day=1), today) if estate_ids else []
+        plans = db.session.scalars(scoped(select(RolloutPlan).order_by(RolloutPlan.id), RolloutPlan)).all()
+        targets = db.session.scalars(scoped(select(Target).order_by(Target.seq), Target)).all()
+        return {
+            "classes": {"labels": [c.label for c in EstateClass],
+                        "values": [sum(grid[c].values()) for c in EstateClass]},
+            "modes": {"labels": [m.label if m else "未定" for m in [*ManagementMode, None]],
+                      "values": [sum(grid[c][m] for c in EstateClass) for m in [*ManagementMode, None]]},
+            "late": {"labels": list(late), "values": list(late.values())},
+            "late_total": sum(late.values()), "late_worst": worst,
+            "indicators": {"labels": ["达标", "未达标", "暂无数据"],
+                           "values": [sum(1 for r in rows if r.meets is True), sum(1 for r in rows if r.meets is False),
+                                      sum(1 for r in rows if r.meets is None)]},
+            "missed": [f"{r.indicator.name}（{r.value}{r.indicator.unit.label}，目标{r.indicator.target_text}）"
+                       for r in rows if r.meets is False],
+            "phases": [{"plan": p.name, "phase": str(ph), "done": ph.task_done, "total": ph.task_total,
+                        "state": ph.state.label} for p in plans for ph in p.phases],
+            "targets": [{"text": t.text, "current": t.current, "target": t.target} for t in targets],
+        }
 
     def open_rectifications(self) -> list[Rectification]:
         """Open rectifications in scope, most urgent first: a committee member's to-do."""

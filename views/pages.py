@@ -6,7 +6,9 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from flask import redirect, request, url_for
+from pathlib import Path
+
+from flask import current_app, redirect, request, url_for
 from flask_admin import BaseView, expose
 from flask_login import current_user
 from sqlalchemy import or_, select
@@ -221,3 +223,35 @@ def _in_scope_rows(model: type) -> Any:
     if clause is not None:
         ids = ids.where(clause)
     return and_(AuditLog.model == model.__tablename__, AuditLog.row_id.in_(ids))
+
+
+class ReportView(ScopedPage):
+    """月度报告: one printable page for the leadership meeting, and the same as a PDF."""
+
+    @expose("/")
+    def index(self) -> Any:
+        return self.render("print/report.html", **self._data(), pdf=False, printed_at=now())
+
+    @expose("/pdf/")
+    def pdf(self) -> Any:
+        from flask import Response, render_template
+        from weasyprint import CSS, HTML
+
+        from .exports import content_disposition
+
+        data = self._data()
+        html = render_template("print/report.html", **data, pdf=True, printed_at=now())
+        css = CSS(filename=str(Path(current_app.static_folder) / "css" / "print.css"))
+        document = HTML(string=html, base_url=request.host_url).write_pdf(stylesheets=[css])
+        name = f"{data['month']:%Y年%m月}物业管理工作月报.pdf"
+        return Response(document, mimetype="application/pdf", headers={
+            "Content-Disposition": content_disposition(name, f"report_{data['month']:%Y%m}.pdf")})
+
+    def _data(self) -> dict[str, Any]:
+        from models.report import monthly_report
+
+        month = _date((request.args.get("month") or "") + "-01") or now().date().replace(day=1)
+        data = monthly_report(current_user, month)
+        data["late"] = [{"kind": d.model.__admin__.label, "record": str(d.row), "clock": d.clock.label,
+                         "late": describe_gap(d.late)} for d in data["late"]]
+        return data

@@ -11,7 +11,28 @@ FLASK := $(BIN)/flask --app app
 PG_SERVER ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 PG_PROBE := import psycopg; psycopg.connect('host=127.0.0.1 port=5432 user=postgres dbname=postgres', connect_timeout=3).close()
 
-.PHONY: run test install
+# System packages, installed through apt when run as root (CI, fresh machines):
+# a CJK font so the PDF report shows Chinese; Debian's chromium for the browser tests.
+RUN_PACKAGES := fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0
+TEST_PACKAGES := $(RUN_PACKAGES) chromium
+
+define system_packages
+	@missing=""; for p in $(1); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing system packages:$$missing"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -q $$missing >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q $$missing >/dev/null 2>&1; } || \
+	    echo "could not install:$$missing"; \
+	else \
+	  echo "not root, cannot install:$$missing (apt-get install$$missing)"; \
+	fi
+endef
+
+.PHONY: run test install system-run system-test
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,12 +43,18 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-run: $(STAMP)
+system-run:
+	$(call system_packages,$(RUN_PACKAGES))
+
+system-test:
+	$(call system_packages,$(TEST_PACKAGES))
+
+run: $(STAMP) system-run
 	$(FLASK) db upgrade
 	$(FLASK) seed demo
 	$(FLASK) run --host $${HOST:-127.0.0.1} --port $${PORT:-5000}
 
-test: $(STAMP)
+test: $(STAMP) system-test
 	@echo "== SQLite =="
 	$(BIN)/python -m pytest
 	@if $(BIN)/python -c "$(PG_PROBE)" 2>/dev/null; then \

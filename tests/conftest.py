@@ -14,6 +14,7 @@ import os
 import shutil
 import tempfile
 import uuid
+from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
@@ -83,8 +84,12 @@ def app(database_url: str):
 
 
 @pytest.fixture(autouse=True)
-def transaction(app) -> Iterator[Any]:
-    """Bind every session of the test to one connection in a transaction, then roll back."""
+def transaction(request, app) -> Iterator[Any]:
+    """Bind every session of the test to one connection in a transaction, then roll back.
+    Browser tests talk to a live server with a database of its own: left alone."""
+    if request.node.get_closest_marker("live"):
+        yield None
+        return
     with app.app_context():
         connection = db.engine.connect()
         outer = connection.begin()
@@ -95,7 +100,7 @@ def transaction(app) -> Iterator[Any]:
     finally:
         with app.app_context():
             db.session.remove()
-            db.session.configure(bind=None, join_transaction_mode="conservative_savepoint")
+            db.session.configure(bind=None, join_transaction_mode="conditional_savepoint")
         outer.rollback()
         connection.close()
 
@@ -115,3 +120,80 @@ def client_for(app):
         c = Client(app)
         return c.login(username) if username else c
     return make
+
+
+# -- a live server and a real browser, for tests/test_browser.py ----------------------------
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory) -> Iterator[str]:
+    """The app served on localhost from a thread, on a database of its own with the demo."""
+    import threading
+
+    import flask_migrate
+    from werkzeug.serving import make_server
+
+    from models.audit import acting_as
+    from seeds.demo import load_demo
+
+    instance = tmp_path_factory.mktemp("live-instance")
+    server = os.environ.get("TEST_DATABASE_URL")
+    url, drop = _fresh_postgres(server) if server else (f"sqlite:///{instance / 'live.db'}", None)
+    application = create_app({"SQLALCHEMY_DATABASE_URI": url, "INSTANCE_PATH": str(instance),
+                              "SECRET_KEY": "live-secret"})
+    with application.app_context():
+        flask_migrate.upgrade()
+        with acting_as("测试准备"):
+            load_demo()
+        db.session.remove()
+    httpd = make_server("127.0.0.1", 0, application, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_port}"
+    finally:
+        httpd.shutdown()
+        with application.app_context():
+            db.engine.dispose()
+        if drop:
+            drop()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright; never a downloaded browser."""
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    if executable is None:
+        message = ("Chromium is not installed: `make test` installs Debian's chromium package when run "
+                   "as root; otherwise `apt-get install chromium fonts-noto-cjk`")
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must run the browser tests. {message}")
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=executable, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run",
+            "--disable-component-update", "--disable-sync"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="zh-CN",
+                                  accept_downloads=True, base_url=live_server)
+    tab = context.new_page()
+    tab.set_default_timeout(15000)
+    yield tab
+    context.close()
+
+
+def screenshot(page: Any, name: str) -> Path:
+    """Keep a picture of the page as a test artefact (test-artifacts/, not in git)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path

@@ -50,6 +50,20 @@ def render_item(type_, obj, autogen_context):
     return False
 
 
+def include_object(obj, name, type_, reflected, compare_to):
+    """Full-text index objects live outside the models' metadata (models.search)."""
+    from models.search import is_search_object
+
+    return not is_search_object(name, type_)
+
+
+def ensure_search_indexes(connection):
+    """Restore search triggers a batch table copy dropped (models.search.ensure_index)."""
+    from models.search import ensure_indexes
+
+    ensure_indexes(connection)
+
+
 def get_metadata():
     if hasattr(target_db, 'metadatas'):
         return target_db.metadatas[None]
@@ -71,7 +85,7 @@ def run_migrations_offline():
     url = config.get_main_option("sqlalchemy.url")
     context.configure(
         url=url, target_metadata=get_metadata(), literal_binds=True,
-        render_item=render_item, render_as_batch=True,
+        render_item=render_item, render_as_batch=True, include_object=include_object,
     )
 
     with context.begin_transaction():
@@ -99,6 +113,7 @@ def run_migrations_online():
     conf_args = current_app.extensions['migrate'].configure_args
     conf_args.setdefault("render_item", render_item)
     conf_args.setdefault("render_as_batch", True)  # SQLite alters tables by copying them
+    conf_args.setdefault("include_object", include_object)
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
 
@@ -119,6 +134,8 @@ def run_migrations_online():
 
         with context.begin_transaction():
             context.run_migrations()
+            if not getattr(config.cmd_opts, 'autogenerate', False):
+                ensure_search_indexes(connection)
         if sqlite:
             connection.commit()
             problems = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()

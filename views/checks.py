@@ -126,7 +126,7 @@ def _check_model(model: type) -> list[str]:
             if isinstance(found, tuple) and found[0] == "computed" and not found[1].info.get("label"):
                 out.append(f"{where}: {option} '{name}' is computed but has no label "
                            "(declare it with computed(\"标签\", ...))")
-    check_paths("search", spec.search, allow=("column",))
+    check_paths("search", spec.search, allow=("column",), direct=True)  # one search document per table
     for name in spec.search:
         found = _resolve(model, name)
         if isinstance(found, tuple) and found[0] == "column" and not isinstance(

@@ -48,6 +48,7 @@ from models.audit import AuditAction, history_of, record
 from models.declare import (ChoiceType, Invalid, ModelAdmin, Refused, attr_info, column_label,
                             lookup_fields, may)
 from models.scoping import in_scope, scope_clause
+from models.search import search_clause
 
 from . import formatting
 from .uploads import field_options, thumbnail
@@ -248,6 +249,16 @@ class DeclaredModelView(ImportMixin, WorkflowMixin, ModelView):
         query = super().get_count_query()
         clause = self.scope()
         return query if clause is None else query.filter(clause)
+
+    def _apply_search(self, query: Any, count_query: Any, joins: Any, count_joins: Any,
+                      search: str) -> Any:
+        """The search box through the full-text index (models.search), not a LIKE
+        over every row."""
+        clause = search_clause(self.model, search, db.session.get_bind().dialect.name)
+        query = query.filter(clause)
+        if count_query is not None:
+            count_query = count_query.filter(clause)
+        return query, count_query, joins, count_joins
 
     def get_one(self, id: Any) -> Any:
         """A row by id, only if the user may see it: 404 otherwise, in every screen."""

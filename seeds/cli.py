@@ -15,8 +15,11 @@ from models.governance import Community, Street
 
 
 def register_cli(app: Flask) -> None:
+    from .scale import seed_scale
+
     app.cli.add_command(seed)
     app.cli.add_command(users)
+    app.cli.add_command(seed_scale)
 
 
 @click.group(cls=AppGroup, help="加载参考数据与演示数据")

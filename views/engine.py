@@ -23,7 +23,7 @@ import re
 from pathlib import Path
 from typing import Any, Iterable
 
-from flask import abort, flash, redirect, request, url_for
+from flask import abort, flash, g, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
@@ -249,6 +249,108 @@ class DeclaredModelView(ImportMixin, WorkflowMixin, ModelView):
         query = super().get_count_query()
         clause = self.scope()
         return query if clause is None else query.filter(clause)
+
+    # -- list pages that stay fast on millions of rows --------------------------------
+
+    def get_list(self, page: int | None, sort_column: Any, sort_desc: bool, search: str | None,
+                 filters: Any, execute: bool = True, page_size: int | None = None) -> Any:
+        """Flask-Admin's list query, without what makes it slow on a large table:
+
+        * the count stops at :data:`COUNT_CAP` rows (shown as "10,000+"), so no page reads
+          a whole table to count it;
+        * deep pages follow a cursor (``after``/``before``: the sort key of the last or
+          first row shown) instead of an OFFSET, when the sort allows it;
+        * the sort always ends in the primary key, so pages never skip or repeat rows.
+        """
+        joins: dict = {}
+        count_joins: dict = {}
+        query = self.get_query()
+        base = self._scoped_query()  # the same rows, without the list's eager loads
+        if self._search_supported and search:
+            query, base, joins, count_joins = self._apply_search(query, base, joins, count_joins, search)
+        if filters and self._filters:
+            query, base, joins, count_joins = self._apply_filters(query, base, joins, count_joins, filters)
+        count = capped_count(base, self.model)
+        for j in self._auto_joins:
+            query = query.options(joinedload(j))
+        query, joins = self._apply_sorting(query, joins, sort_column, sort_desc)
+        keys = self._sort_keys(sort_column, sort_desc)
+        pk = sa_inspect(self.model).primary_key[0]
+        if keys is None or pk not in [k for k, _ in keys]:
+            query = query.order_by(pk.desc() if sort_desc else pk)
+        size = self.page_size if page_size is None else page_size
+        g.list_cursors = {}
+        cursor_at = {name: request.args.get(name) for name in ("after", "before")} if _in_request() else {}
+        direction = "after" if cursor_at.get("after") else "before" if cursor_at.get("before") else None
+        values = decode_cursor(cursor_at[direction], keys) if direction and keys and size else None
+        if values is not None:
+            rows = self._keyset_page(query, keys, values, direction, size)
+        else:
+            query = self._apply_pagination(query, page, size)
+            if not execute:
+                return count, query
+            rows = query.all()
+            if size and keys:
+                g.list_cursors = {"next": encode_cursor(rows[-1], keys) if len(rows) == size else None,
+                                  "prev": encode_cursor(rows[0], keys) if page and rows else None}
+        return count, rows
+
+    def _scoped_query(self) -> Any:
+        query = db.session.query(self.model)
+        clause = self.scope()
+        return query if clause is None else query.filter(clause)
+
+    def _sort_keys(self, sort_column: Any, sort_desc: bool) -> list[tuple[Any, bool]] | None:
+        """The list's order as (column, descending) pairs ending in the primary key — or
+        ``None`` when a cursor cannot follow it (a related or nullable column)."""
+        pk = sa_inspect(self.model).primary_key[0]
+        if sort_column is not None:
+            pairs = [(sort_column, bool(sort_desc))]
+        else:
+            sorts = (self.spec.sort,) if isinstance(self.spec.sort, str) else tuple(self.spec.sort or ())
+            pairs = [(s.lstrip("-"), s.startswith("-")) for s in sorts]
+        keys = []
+        for name, desc in pairs:
+            attr = sa_inspect(self.model).column_attrs.get(name) if isinstance(name, str) else None
+            column = attr.columns[0] if attr is not None else None
+            if column is None or getattr(column, "table", None) is not self.model.__table__ \
+                    or (column.nullable and not column.primary_key):
+                return None
+            keys.append((column, desc))
+        if pk not in [c for c, _ in keys]:
+            keys.append((pk, keys[-1][1] if keys else False))
+        return keys
+
+    def _keyset_page(self, query: Any, keys: list[tuple[Any, bool]], values: list[Any],
+                     direction: str, size: int) -> list[Any]:
+        """One page after (or before) the row whose sort key is ``values``."""
+        forward = direction == "after"
+        query = query.filter(keyset_clause(keys, values, forward))
+        if not forward:  # read backwards from the cursor, then show in the list's order
+            query = query.order_by(None).order_by(*[c.asc() if d else c.desc() for c, d in keys])
+        rows = query.limit(size + 1).all()
+        more = len(rows) > size
+        rows = rows[:size]
+        if not forward:
+            rows.reverse()
+        g.list_cursors = {
+            "next": encode_cursor(rows[-1], keys) if rows and (more or not forward) else None,
+            "prev": encode_cursor(rows[0], keys) if rows and (forward or more) else None}
+        return rows
+
+    def cursor_url(self, direction: str | None, token: str | None = None) -> str:
+        """This list, same search, filters and sort, at the page a cursor names."""
+        args = {k: v for k, v in request.args.items(multi=False)
+                if k not in ("page", "after", "before")}
+        if direction and token:
+            args[direction] = token
+        return self.get_url(".index_view", **args)
+
+    def _get_list_extra_args(self) -> Any:
+        args = super()._get_list_extra_args()
+        for name in ("after", "before"):  # a cursor belongs to one page, not to its links
+            args.extra_args.pop(name, None)
+        return args
 
     def _apply_search(self, query: Any, count_query: Any, joins: Any, count_joins: Any,
                       search: str) -> Any:
@@ -488,6 +590,100 @@ class DeclaredModelView(ImportMixin, WorkflowMixin, ModelView):
     def _create_ajax_loader(self, name: str, options: dict[str, Any]) -> Any:
         target = sa_inspect(self.model).relationships[name].mapper.class_
         return ScopedAjaxLoader(name, self.session, target, **options)
+
+
+# -- counting and paging large lists ---------------------------------------------------------
+
+COUNT_CAP = 10_000
+"""A list counts its rows up to here and says "10,000+" beyond: an exact count of a
+large table reads all of it, on every page."""
+
+
+class Count(int):
+    """A row count that may have stopped at the cap; Flask-Admin computes pages with it
+    as a number, the page shows it as text."""
+
+    capped: bool = False
+
+    def __str__(self) -> str:
+        return f"{COUNT_CAP:,}+" if self.capped else f"{int(self):,}"
+
+
+def capped_count(query: Any, model: type) -> Count:
+    from sqlalchemy import func, select
+
+    pk = sa_inspect(model).primary_key[0]
+    limited = query.with_entities(pk).order_by(None).limit(COUNT_CAP + 1).subquery()
+    number = db.session.scalar(select(func.count()).select_from(limited))
+    count = Count(min(number, COUNT_CAP + 1))
+    count.capped = number > COUNT_CAP
+    return count
+
+
+def encode_cursor(row: Any, keys: list[tuple[Any, bool]]) -> str:
+    """The sort key of ``row`` as a URL-safe token."""
+    import base64
+    import json
+
+    values = []
+    for column, _ in keys:
+        value = getattr(row, column.key)
+        value = getattr(value, "value", value)  # a choice → its code
+        values.append(value.isoformat() if hasattr(value, "isoformat") else
+                      str(value) if not isinstance(value, (int, str)) else value)
+    return base64.urlsafe_b64encode(json.dumps(values, ensure_ascii=False).encode()).decode().rstrip("=")
+
+
+def decode_cursor(token: str, keys: list[tuple[Any, bool]]) -> list[Any] | None:
+    """Values of a cursor, typed by their columns; ``None`` for a token that is not one
+    (the list then starts at its first page)."""
+    import base64
+    import json
+    from datetime import date, datetime
+    from decimal import Decimal
+
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        if not isinstance(raw, list) or len(raw) != len(keys):
+            return None
+        values = []
+        for (column, _), value in zip(keys, raw):
+            kind = column.type.python_type if not isinstance(column.type, ChoiceType) else str
+            if kind is datetime:
+                value = datetime.fromisoformat(value)
+            elif kind is date:
+                value = date.fromisoformat(value)
+            elif kind is Decimal:
+                value = Decimal(value)
+            elif kind is bool:
+                value = bool(value)
+            elif not isinstance(value, kind):
+                value = kind(value)
+            values.append(value)
+        return values
+    except (ValueError, TypeError, NotImplementedError, json.JSONDecodeError):
+        return None
+
+
+def keyset_clause(keys: list[tuple[Any, bool]], values: list[Any], forward: bool) -> Any:
+    """Rows after (``forward``) or before the key ``values`` in the order ``keys``.
+    One direction throughout: a row comparison the index answers directly; mixed:
+    the equivalent OR of prefixes."""
+    from sqlalchemy import and_, or_, tuple_
+
+    def beyond(column: Any, desc: bool, value: Any) -> Any:
+        return (column < value) if desc == forward else (column > value)
+
+    directions = {d for _, d in keys}
+    if len(directions) == 1:
+        desc = directions.pop()
+        columns, bound = tuple_(*[c for c, _ in keys]), tuple_(*values)
+        return (columns < bound) if desc == forward else (columns > bound)
+    parts = []
+    for i, (column, desc) in enumerate(keys):
+        equal = [c == v for (c, _), v in zip(keys[:i], values[:i])]
+        parts.append(and_(*equal, beyond(column, desc, values[i])))
+    return or_(*parts)
 
 
 def _in_request() -> bool:

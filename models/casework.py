@@ -589,6 +589,10 @@ class Complaint(TimestampMixin, db.Model):
         self.handler, self.dispatched_at = handler, dispatched_at
 
     def postpone(self, postponed_to: datetime, postpone_reason: str) -> None:
+        # checked when the postponement is made, not on every later write: a postponed
+        # complaint that runs late must still be closed and called back
+        if postponed_to <= now():
+            raise Invalid({"postponed_to": "推迟后的期限应晚于现在"})
         self.postponements = (self.postponements or 0) + 1
         self.postponed_to, self.postpone_reason = postponed_to, postpone_reason
 
@@ -606,7 +610,5 @@ class Complaint(TimestampMixin, db.Model):
             ("dispatched_at", "安排处理时间", "received_at"), ("resolved_at", "办结时间", "received_at"),
             ("called_back_at", "回访时间", "resolved_at")])
         if self.postponed_to is not None and self.received_at is not None:
-            if self.postponed_to <= now():
-                raise Invalid({"postponed_to": "推迟后的期限应晚于现在"})
             if self.postponed_to > self.received_at + timedelta(days=LIMIT_DAYS):
                 raise Invalid({"postponed_to": f"推迟后也不得超过受理后一周（{LIMIT_DAYS} 天）"})

@@ -357,3 +357,49 @@ def test_patrol_gaps_are_flagged(app, client_for):
                                        "patrolled_at": f"{target} 09:00:00"})
     page = center.get("/admin/late/").text
     assert re.search(rf"<td>{target}</td><td>{name}</td><td>[^<]+</td><td>1</td>", page)
+
+
+# -- late cases stay closable, and their clocks cannot be rewritten ------------------------
+
+
+def shift_back(app, model, row_id, delta, *columns):
+    """Move a record's times back by ``delta``: as if that much time had passed."""
+    with app.app_context():
+        row = db.session.get(model, row_id)
+        db.session.execute(db.update(model).where(model.id == row_id).values(
+            {c: getattr(row, c) - delta for c in columns if getattr(row, c) is not None}))
+        db.session.commit()
+
+
+def test_a_postponed_complaint_past_its_new_deadline_can_still_be_closed_and_called_back(app, station, estate):
+    received = now() - timedelta(hours=2)
+    cid = new_complaint(app, station, estate, received, content="推迟后超期")
+    transition(station, "complaint", "dispatch", cid, handler="服务中心",
+               dispatched_at=iso(received + timedelta(minutes=2)))
+    r = transition(station, "complaint", "postpone", cid, postponed_to=iso(now() + timedelta(hours=3)),
+                   postpone_reason="等待维修配件")
+    assert r.status_code == 302, flashes(r.text)
+    # four days pass: the postponed deadline is now behind us
+    shift_back(app, Complaint, cid, timedelta(days=4), "received_at", "dispatched_at", "dispatch_due_at",
+               "postponed_to", "feedback_due_at", "limit_due_at")
+    postponed_to = complaint(app, cid).postponed_to
+    assert postponed_to < now()
+    r = transition(station, "complaint", "resolve", cid, resolved_at=iso(now() - timedelta(hours=1)),
+                   result="配件到货已修复", is_valid="y")
+    assert r.status_code == 302, flashes(r.text)
+    r = transition(station, "complaint", "call_back", cid, called_back_at=iso(now()), satisfied="y")
+    assert r.status_code == 302, flashes(r.text)
+    c = complaint(app, cid)
+    assert c.state == ComplaintState.CLOSED and c.postponed_to == postponed_to
+    from models.casework import FEEDBACK
+    assert FEEDBACK.late_by(c) is not None  # closed, and on record as late against the postponement
+
+
+def test_a_postponement_must_still_be_to_a_time_after_now(app, station, estate):
+    received = now() - timedelta(hours=5)
+    cid = new_complaint(app, station, estate, received, content="推迟到过去")
+    transition(station, "complaint", "dispatch", cid, handler="x", dispatched_at=iso(received + timedelta(minutes=2)))
+    r = transition(station, "complaint", "postpone", cid, postponed_to=iso(now() - timedelta(hours=1)),
+                   postpone_reason="x")
+    assert r.status_code == 200 and "推迟后的期限应晚于现在" in r.text
+    assert complaint(app, cid).postponements == 0

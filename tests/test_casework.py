@@ -403,3 +403,62 @@ def test_a_postponement_must_still_be_to_a_time_after_now(app, station, estate):
                    postpone_reason="x")
     assert r.status_code == 200 and "推迟后的期限应晚于现在" in r.text
     assert complaint(app, cid).postponements == 0
+
+
+def ticket_form(t: RepairTicket, **changes) -> dict:
+    form = {"estate": str(t.estate_id), "call_at": t.call_at.strftime("%Y-%m-%d %H:%M:%S"), "caller": t.caller,
+            "phone": t.phone, "address": t.address or "", "category": t.category.value,
+            "description": t.description}
+    return {**form, **changes}
+
+
+def test_a_late_ticket_cannot_be_turned_on_time_by_editing(app, station, estate):
+    tid = new_ticket(app, station, estate, "water", at(9), caller="漏水超期")
+    run_to_arrival(station, tid, at(9))
+    transition(station, "repair_ticket", "complete", tid, completed_at=iso(at(10, days=1)), result="修好", fee="0")
+    before = ticket(app, tid)
+    assert before.completed_on_time is False and before.complete_due_at == at(0, days=1)
+    # "other" allows 72 hours: the ticket would read as on time
+    r = station.post(f"/admin/repair_ticket/edit/?id={tid}", ticket_form(before, category="other"))
+    assert r.status_code == 200
+    assert "「报修类别」：案件已进入「已完工」，不能再修改" in " ".join(flashes(r.text))
+    r = station.post(f"/admin/repair_ticket/edit/?id={tid}",
+                     ticket_form(before, call_at=at(8, 30).strftime("%Y-%m-%d %H:%M:%S")))
+    assert r.status_code == 200 and "「来电时间」：案件已进入「已完工」，不能再修改" in " ".join(flashes(r.text))
+    after = ticket(app, tid)
+    assert (after.category, after.call_at, after.complete_due_at) == (RepairCategory.WATER, at(9), at(0, days=1))
+    assert after.completed_on_time is False
+    # what does not set the clocks can still be corrected
+    r = station.post(f"/admin/repair_ticket/edit/?id={tid}", ticket_form(before, address="3幢101室"))
+    assert r.status_code == 302, flashes(r.text)
+    assert ticket(app, tid).address == "3幢101室" and ticket(app, tid).completed_on_time is False
+
+
+def test_an_open_ticket_keeps_its_deadlines_once_accepted(app, station, estate):
+    tid = new_ticket(app, station, estate, "water", at(9), caller="接报后改类别")
+    # still 已接报: the call taker may correct the category; the deadline follows it
+    r = station.post(f"/admin/repair_ticket/edit/?id={tid}", ticket_form(ticket(app, tid), category="other"))
+    assert r.status_code == 302, flashes(r.text)
+    assert ticket(app, tid).complete_due_at == at(9, days=3)
+    transition(station, "repair_ticket", "accept", tid)
+    r = station.post(f"/admin/repair_ticket/edit/?id={tid}", ticket_form(ticket(app, tid), category="water"))
+    assert "「报修类别」：案件已进入「已受理」，不能再修改" in " ".join(flashes(r.text))
+    assert ticket(app, tid).complete_due_at == at(9, days=3)
+
+
+def test_a_complaints_intake_is_fixed_once_it_is_handled(app, station, estate):
+    received = now() - timedelta(hours=20)
+    cid = new_complaint(app, station, estate, received, content="改渠道")
+    transition(station, "complaint", "dispatch", cid, handler="x", dispatched_at=iso(received + timedelta(minutes=2)))
+    c = complaint(app, cid)
+    form = {"estate": str(estate), "received_at": c.received_at.strftime("%Y-%m-%d %H:%M:%S"),
+            "channel": "hotline", "kind": "complaint", "complainant": "投诉人", "content": "改渠道", "is_valid": "y"}
+    # face to face would promise an answer within 12 hours instead of two days
+    r = station.post(f"/admin/complaint/edit/?id={cid}", {**form, "channel": "face_to_face"})
+    assert "「渠道」：案件已进入「处理中」，不能再修改" in " ".join(flashes(r.text))
+    r = station.post(f"/admin/complaint/edit/?id={cid}",
+                     {**form, "received_at": (c.received_at - timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S")})
+    assert "「受理时间」：案件已进入「处理中」，不能再修改" in " ".join(flashes(r.text))
+    after = complaint(app, cid)
+    assert (after.channel.value, after.received_at, after.feedback_due_at) == \
+        ("hotline", c.received_at, c.feedback_due_at)

@@ -462,3 +462,60 @@ def test_a_complaints_intake_is_fixed_once_it_is_handled(app, station, estate):
     after = complaint(app, cid)
     assert (after.channel.value, after.received_at, after.feedback_due_at) == \
         ("hotline", c.received_at, c.feedback_due_at)
+
+
+# -- mediation: refused as outside policy; closed without agreement ------------------------
+
+
+def new_case(app, mediator, estate, received, applicant) -> int:
+    from models.casework import MediationCase
+    r = mediator.post("/admin/mediation_case/new/", {
+        "estate": str(estate), "received_at": received.strftime("%Y-%m-%d %H:%M:%S"), "applicant": applicant,
+        "respondent": "楼上住户", "dispute_kind": "owner_owner", "summary": "漏水赔偿"})
+    assert r.status_code == 302, flashes(r.text)
+    return row_id(app, MediationCase, applicant=applicant)
+
+
+def test_mediation_refused_as_outside_policy_says_why(app, client_for, estate):
+    from models.casework import CaseState, MediationCase, RefusalReason
+    mediator = client_for("mediator")
+    cid = new_case(app, mediator, estate, now() - timedelta(days=1), "政策外申请人")
+    r = transition(mediator, "mediation_case", "refuse", cid, refusal_reason="outside_policy",
+                   refusal_note="属劳动争议，已告知向劳动仲裁申请")
+    assert r.status_code == 302, flashes(r.text)
+    with app.app_context():
+        case = db.session.get(MediationCase, cid)
+        assert case.state == CaseState.REFUSED and case.refusal_reason == RefusalReason.OUTSIDE_POLICY
+    page = mediator.get(f"/admin/mediation_case/details/?id={cid}").text
+    assert "政策规定大调解不予受理" in page and "属劳动争议，已告知向劳动仲裁申请" in page
+    # a refused case is over: it can be neither accepted nor closed
+    r = transition(mediator, "mediation_case", "accept", cid, accepted_at=iso(now() - timedelta(hours=1)))
+    assert "当前状态为「不予受理」，不能执行「受理」" in " ".join(flashes(r.text))
+
+
+def test_mediation_closed_without_agreement(app, client_for, estate):
+    from models.casework import CaseState, MediationCase
+    mediator = client_for("mediator")
+    received = now() - timedelta(days=3)
+    cid = new_case(app, mediator, estate, received, "调解不成申请人")
+    transition(mediator, "mediation_case", "accept", cid, accepted_at=iso(received + timedelta(hours=1)))
+    r = transition(mediator, "mediation_case", "fail", cid, closed_at=iso(received + timedelta(days=2)),
+                   outcome_note="被申请人拒绝调解")
+    assert "尚无调解记录，请先记录至少一次调解" in " ".join(flashes(r.text))
+    r = mediator.post("/admin/mediation_session/new/", {
+        "case": str(cid), "held_at": (received + timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S"),
+        "mediators": "吴敏", "notes": "被申请人未到场"})
+    assert r.status_code == 302, flashes(r.text)
+    r = transition(mediator, "mediation_case", "fail", cid, closed_at=iso(received + timedelta(days=2)),
+                   outcome_note="被申请人拒绝调解，建议诉讼")
+    assert r.status_code == 302, flashes(r.text)
+    with app.app_context():
+        case = db.session.get(MediationCase, cid)
+        assert case.state == CaseState.FAILED
+        assert case.closed_at == (received + timedelta(days=2)).replace(second=0)
+        assert case.outcome_note == "被申请人拒绝调解，建议诉讼" and case.agreement is None
+    page = mediator.get(f"/admin/mediation_case/details/?id={cid}").text
+    assert "调解不成" in page and "被申请人拒绝调解，建议诉讼" in page
+    # once closed, it cannot be closed again with an agreement
+    r = transition(mediator, "mediation_case", "agree", cid, closed_at=iso(now()), agreement="x")
+    assert "当前状态为「调解不成」，不能执行「达成协议结案」" in " ".join(flashes(r.text))

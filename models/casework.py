@@ -135,19 +135,20 @@ class Satisfaction(Choices):
 
 T = TicketState
 OPEN_TICKET = (T.RECEIVED, T.ACCEPTED, T.DISPATCHED, T.ARRIVED)
+# fixed: a ticket keeps the deadlines of the rules in force when the call came in; once
+# it is past 已接报 its call time and category can no longer change them
 ARRIVAL = Clock("arrival", "到场时限", start="call_at", due="arrive_due_at", stop="arrived_at",
                 rule=lambda t, start: start + timedelta(minutes=rule_for(t.category).arrival_minutes),
-                states=(T.RECEIVED, T.ACCEPTED, T.DISPATCHED))
+                states=(T.RECEIVED, T.ACCEPTED, T.DISPATCHED), inputs=("category",), fixed=True)
 COMPLETION = Clock("completion", "完工时限", start="call_at", due="complete_due_at",
                    stop="completed_at", rule=lambda t, start: rule_for(t.category).completion_due(start),
-                   states=OPEN_TICKET)
+                   states=OPEN_TICKET, inputs=("category",), fixed=True)
 
 
 class RepairTicket(TimestampMixin, db.Model):
     """报修单: every call to the 24-hour hotline is recorded."""
 
     __tablename__ = "repair_ticket"
-    __clock_inputs__ = ("category",)  # the deadlines follow the category's rule
     id: Mapped[int] = mapped_column(primary_key=True)
     estate_id: Mapped[int] = field(ForeignKey("estate.id"), "小区", index=True)
     call_at: Mapped[datetime] = field(DateTime, "来电时间", default=now, index=True)
@@ -475,18 +476,21 @@ def _feedback_due(c: "Complaint", start: datetime) -> datetime:
     return start + timedelta(days=FEEDBACK_DAYS)
 
 
+# fixed: set when the complaint is received; only 推迟 (postponed_to) and 办结
+# (resolved_at, the call-back's start) move them afterwards
 DISPATCH = Clock("dispatch", "三分钟到场", start="received_at", due="dispatch_due_at",
                  stop="dispatched_at", rule=lambda c, start: start + timedelta(minutes=DISPATCH_MINUTES),
-                 states=(K.RECEIVED,))
+                 states=(K.RECEIVED,), fixed=True)
 FEEDBACK = Clock("feedback", "承诺反馈期限", start="received_at", due="feedback_due_at",
-                 stop="resolved_at", rule=_feedback_due, states=(K.RECEIVED, K.HANDLING))
+                 stop="resolved_at", rule=_feedback_due, states=(K.RECEIVED, K.HANDLING),
+                 inputs=("channel", "postponed_to"), fixed=True)
 WEEK = Clock("week", "最长办理期限（一周）", start="received_at", due="limit_due_at",
              stop="resolved_at", rule=lambda c, start: start + timedelta(days=LIMIT_DAYS),
-             states=(K.RECEIVED, K.HANDLING))
+             states=(K.RECEIVED, K.HANDLING), fixed=True)
 COMPLAINT_CALLBACK = Clock("callback", "回访时限", start="resolved_at", due="callback_due_at",
                            stop="called_back_at",
                            rule=lambda c, start: start + timedelta(hours=CALLBACK_HOURS),
-                           states=(K.RESOLVED,))
+                           states=(K.RESOLVED,), fixed=True)
 
 RECEIVERS = (Role.STATION_STAFF, Role.STREET_STAFF, Role.COMMUNITY_STAFF)
 
@@ -495,7 +499,6 @@ class Complaint(TimestampMixin, db.Model):
     """投诉建议: the first receiver is responsible until the person is satisfied."""
 
     __tablename__ = "complaint"
-    __clock_inputs__ = ("channel", "postponed_to")
     id: Mapped[int] = mapped_column(primary_key=True)
     estate_id: Mapped[int] = field(ForeignKey("estate.id"), "小区", index=True)
     received_at: Mapped[datetime] = field(DateTime, "受理时间", default=now, index=True)
@@ -589,6 +592,10 @@ class Complaint(TimestampMixin, db.Model):
         self.handler, self.dispatched_at = handler, dispatched_at
 
     def postpone(self, postponed_to: datetime, postpone_reason: str) -> None:
+        # checked when the postponement is made, not on every later write: a postponed
+        # complaint that runs late must still be closed and called back
+        if postponed_to <= now():
+            raise Invalid({"postponed_to": "推迟后的期限应晚于现在"})
         self.postponements = (self.postponements or 0) + 1
         self.postponed_to, self.postpone_reason = postponed_to, postpone_reason
 
@@ -606,7 +613,5 @@ class Complaint(TimestampMixin, db.Model):
             ("dispatched_at", "安排处理时间", "received_at"), ("resolved_at", "办结时间", "received_at"),
             ("called_back_at", "回访时间", "resolved_at")])
         if self.postponed_to is not None and self.received_at is not None:
-            if self.postponed_to <= now():
-                raise Invalid({"postponed_to": "推迟后的期限应晚于现在"})
             if self.postponed_to > self.received_at + timedelta(days=LIMIT_DAYS):
                 raise Invalid({"postponed_to": f"推迟后也不得超过受理后一周（{LIMIT_DAYS} 天）"})

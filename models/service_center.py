@@ -146,7 +146,10 @@ class Household(TimestampMixin, db.Model):
         list_columns=("estate.name", "building", "unit", "room", "head", "phone", "members"),
         search=("head", "phone", "room"), filters=("estate",), sort="estate_id",
         form_columns=("estate", "building", "unit", "room", "head", "phone", "members", "area", "note"),
+        # the residents' archive is the service center's ledger (篇5 二(一)4(4)); the repair
+        # and mediation stations' staff neither keep nor browse it
         perms=Perms.registry(Role.COMMUNITY_STAFF, Role.STATION_STAFF),
+        station=OrgKind.SERVICE_CENTER,
         scope="estate_id",
         lookup=("head",),
     )

@@ -21,8 +21,11 @@ A model declares::
   it is refused; its **effect** is the model method of the transition's name, if any,
   called with the params. The state field itself is never in a form.
 * A **clock** stores its deadline in a column computed from a start column and a
-  rule whenever the start changes (never typed); ``Clock.flag`` is the overdue flag,
-  usable in lists, filters and SQL.
+  rule whenever the start (or one of its ``inputs``) changes (never typed);
+  ``Clock.flag`` is the overdue flag, usable in lists, filters and SQL.
+* A ``fixed`` clock is set at intake, under the rules of that day: once the row has
+  left its first state, its start and inputs change only as params of a transition
+  (办结时间, 推迟至), and its deadline is never recomputed after the clock stopped.
 * :func:`perform` runs a transition; the engine wraps it in a transaction and the
   audit trail records it.
 """
@@ -34,11 +37,12 @@ from datetime import date, datetime, timedelta
 from typing import Any, Callable, Iterable
 
 from sqlalchemy import Date, DateTime, and_, bindparam, event
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.hybrid import hybrid_property
-from sqlalchemy.orm import attributes
+from sqlalchemy.orm import attributes, object_session
 
 from . import AppSession, now
-from .declare import Choices, Refused, Role
+from .declare import Choices, Invalid, Refused, Role
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,14 @@ class Clock:
     stop: str | None = None
     states: tuple[Choices, ...] = ()
     state_field: str = "state"
+    inputs: tuple[str, ...] = ()  # other columns the rule reads (e.g. a ticket's category)
+    fixed: bool = False  # set at intake: see the module docstring
+
+    def stopped(self, obj: Any) -> bool:
+        """Stopped (or not running in this state): its deadline is history."""
+        if self.stop and getattr(obj, self.stop) is not None:
+            return True
+        return bool(self.states) and getattr(obj, self.state_field) not in self.states
 
     def running(self, obj: Any) -> bool:
         if self.stop and getattr(obj, self.stop) is not None:
@@ -203,6 +215,7 @@ def perform(obj: Any, name: str, role: str | None, params: dict[str, Any] | None
         reason = getattr(obj, transition.guard)(**_guard_args(obj, transition, params))
         if reason:
             raise Refused(reason)
+    _set_by_transition(obj).update(params)  # a fixed clock's inputs may change this way
     effect = getattr(obj, transition.name, None)
     if callable(effect):
         effect(**params)
@@ -228,28 +241,72 @@ def _label(state: Any) -> str:
 # -- clocks: deadlines follow their start column ----------------------------------
 
 
+def _set_by_transition(obj: Any) -> set[str]:
+    """Columns a transition was asked to set on ``obj`` since the last flush."""
+    from . import db
+
+    session = object_session(obj) or db.session
+    return session.info.setdefault("set_by_transition", {}).setdefault(attributes.instance_state(obj), set())
+
+
 def _recompute(session: Any, flush_context: Any, instances: Any) -> None:
-    for obj in list(session.new) + list(session.dirty):
-        workflow = workflow_of(obj)
-        if workflow is None:
-            continue
-        for clock in workflow.clocks:
-            if clock.rule is None:
+    try:
+        for obj in list(session.new) + list(session.dirty):
+            workflow = workflow_of(obj)
+            if workflow is None:
                 continue
-            start = getattr(obj, clock.start)
-            changed = attributes.get_history(obj, clock.start).has_changes()
-            if start is None:
-                if getattr(obj, clock.due) is not None:
-                    setattr(obj, clock.due, None)
-            elif changed or getattr(obj, clock.due) is None or _rule_inputs_changed(obj):
-                setattr(obj, clock.due, clock.rule(obj, start))
+            _refuse_changed_intake(obj, workflow, session)
+            for clock in workflow.clocks:
+                if clock.rule is None:
+                    continue
+                start = getattr(obj, clock.start)
+                changed = _changed(obj, clock.start) or any(_changed(obj, name) for name in clock.inputs)
+                if clock.fixed and getattr(obj, clock.due) is not None and clock.stopped(obj):
+                    continue  # a stopped clock's deadline is history, whatever the rules say now
+                if start is None:
+                    if getattr(obj, clock.due) is not None:
+                        setattr(obj, clock.due, None)
+                elif changed or getattr(obj, clock.due) is None:
+                    setattr(obj, clock.due, clock.rule(obj, start))
+    finally:
+        session.info.pop("set_by_transition", None)
 
 
-def _rule_inputs_changed(obj: Any) -> bool:
-    """A model may name other columns its deadlines depend on (e.g. a ticket's category)."""
-    return any(attributes.get_history(obj, name).has_changes()
-               for name in getattr(type(obj), "__clock_inputs__", ()))
+def _refuse_changed_intake(obj: Any, workflow: Workflow, session: Any) -> None:
+    """Once a case has left its first state, the inputs of its fixed clocks stay as they
+    were when it was received — else editing a category could turn a late case on time."""
+    names = {name for clock in workflow.clocks if clock.fixed for name in (clock.start, *clock.inputs)}
+    first = _first_state(type(obj), workflow)
+    if not names or first is None or obj in session.new:
+        return
+    history = attributes.get_history(obj, workflow.field)
+    before = (history.deleted or history.unchanged or history.added or [None])[0]
+    if before == first:
+        return
+    allowed = session.info.get("set_by_transition", {}).get(attributes.instance_state(obj), set())
+    errors = {name: f"案件已进入「{_label(before)}」，不能再修改（期限在「{_label(first)}」时"
+                    f"按当时的规则算出并保存）"
+              for name in sorted(names) if name not in allowed and _changed(obj, name)}
+    if errors:
+        raise Invalid(errors)
+
+
+def _first_state(cls: type, workflow: Workflow) -> Any:
+    """The state a new row starts in: the state column's default."""
+    if not workflow.field:
+        return None
+    default = sa_inspect(cls).columns[workflow.field].default
+    return default.arg if default is not None and default.is_scalar else None
+
+
+def _changed(obj: Any, name: str) -> bool:
+    return attributes.get_history(obj, name).has_changes()
+
+
+def _forget_transitions(session: Any, previous_transaction: Any) -> None:
+    session.info.pop("set_by_transition", None)
 
 
 # insert=True: deadlines are set before the audit hook reads the changes
 event.listen(AppSession, "before_flush", _recompute, insert=True)
+event.listen(AppSession, "after_soft_rollback", _forget_transitions)

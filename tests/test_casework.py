@@ -357,3 +357,165 @@ def test_patrol_gaps_are_flagged(app, client_for):
                                        "patrolled_at": f"{target} 09:00:00"})
     page = center.get("/admin/late/").text
     assert re.search(rf"<td>{target}</td><td>{name}</td><td>[^<]+</td><td>1</td>", page)
+
+
+# -- late cases stay closable, and their clocks cannot be rewritten ------------------------
+
+
+def shift_back(app, model, row_id, delta, *columns):
+    """Move a record's times back by ``delta``: as if that much time had passed."""
+    with app.app_context():
+        row = db.session.get(model, row_id)
+        db.session.execute(db.update(model).where(model.id == row_id).values(
+            {c: getattr(row, c) - delta for c in columns if getattr(row, c) is not None}))
+        db.session.commit()
+
+
+def test_a_postponed_complaint_past_its_new_deadline_can_still_be_closed_and_called_back(app, station, estate):
+    received = now() - timedelta(hours=2)
+    cid = new_complaint(app, station, estate, received, content="推迟后超期")
+    transition(station, "complaint", "dispatch", cid, handler="服务中心",
+               dispatched_at=iso(received + timedelta(minutes=2)))
+    r = transition(station, "complaint", "postpone", cid, postponed_to=iso(now() + timedelta(hours=3)),
+                   postpone_reason="等待维修配件")
+    assert r.status_code == 302, flashes(r.text)
+    # four days pass: the postponed deadline is now behind us
+    shift_back(app, Complaint, cid, timedelta(days=4), "received_at", "dispatched_at", "dispatch_due_at",
+               "postponed_to", "feedback_due_at", "limit_due_at")
+    postponed_to = complaint(app, cid).postponed_to
+    assert postponed_to < now()
+    r = transition(station, "complaint", "resolve", cid, resolved_at=iso(now() - timedelta(hours=1)),
+                   result="配件到货已修复", is_valid="y")
+    assert r.status_code == 302, flashes(r.text)
+    r = transition(station, "complaint", "call_back", cid, called_back_at=iso(now()), satisfied="y")
+    assert r.status_code == 302, flashes(r.text)
+    c = complaint(app, cid)
+    assert c.state == ComplaintState.CLOSED and c.postponed_to == postponed_to
+    from models.casework import FEEDBACK
+    assert FEEDBACK.late_by(c) is not None  # closed, and on record as late against the postponement
+
+
+def test_a_postponement_must_still_be_to_a_time_after_now(app, station, estate):
+    received = now() - timedelta(hours=5)
+    cid = new_complaint(app, station, estate, received, content="推迟到过去")
+    transition(station, "complaint", "dispatch", cid, handler="x", dispatched_at=iso(received + timedelta(minutes=2)))
+    r = transition(station, "complaint", "postpone", cid, postponed_to=iso(now() - timedelta(hours=1)),
+                   postpone_reason="x")
+    assert r.status_code == 200 and "推迟后的期限应晚于现在" in r.text
+    assert complaint(app, cid).postponements == 0
+
+
+def ticket_form(t: RepairTicket, **changes) -> dict:
+    form = {"estate": str(t.estate_id), "call_at": t.call_at.strftime("%Y-%m-%d %H:%M:%S"), "caller": t.caller,
+            "phone": t.phone, "address": t.address or "", "category": t.category.value,
+            "description": t.description}
+    return {**form, **changes}
+
+
+def test_a_late_ticket_cannot_be_turned_on_time_by_editing(app, station, estate):
+    tid = new_ticket(app, station, estate, "water", at(9), caller="漏水超期")
+    run_to_arrival(station, tid, at(9))
+    transition(station, "repair_ticket", "complete", tid, completed_at=iso(at(10, days=1)), result="修好", fee="0")
+    before = ticket(app, tid)
+    assert before.completed_on_time is False and before.complete_due_at == at(0, days=1)
+    # "other" allows 72 hours: the ticket would read as on time
+    r = station.post(f"/admin/repair_ticket/edit/?id={tid}", ticket_form(before, category="other"))
+    assert r.status_code == 200
+    assert "「报修类别」：案件已进入「已完工」，不能再修改" in " ".join(flashes(r.text))
+    r = station.post(f"/admin/repair_ticket/edit/?id={tid}",
+                     ticket_form(before, call_at=at(8, 30).strftime("%Y-%m-%d %H:%M:%S")))
+    assert r.status_code == 200 and "「来电时间」：案件已进入「已完工」，不能再修改" in " ".join(flashes(r.text))
+    after = ticket(app, tid)
+    assert (after.category, after.call_at, after.complete_due_at) == (RepairCategory.WATER, at(9), at(0, days=1))
+    assert after.completed_on_time is False
+    # what does not set the clocks can still be corrected
+    r = station.post(f"/admin/repair_ticket/edit/?id={tid}", ticket_form(before, address="3幢101室"))
+    assert r.status_code == 302, flashes(r.text)
+    assert ticket(app, tid).address == "3幢101室" and ticket(app, tid).completed_on_time is False
+
+
+def test_an_open_ticket_keeps_its_deadlines_once_accepted(app, station, estate):
+    tid = new_ticket(app, station, estate, "water", at(9), caller="接报后改类别")
+    # still 已接报: the call taker may correct the category; the deadline follows it
+    r = station.post(f"/admin/repair_ticket/edit/?id={tid}", ticket_form(ticket(app, tid), category="other"))
+    assert r.status_code == 302, flashes(r.text)
+    assert ticket(app, tid).complete_due_at == at(9, days=3)
+    transition(station, "repair_ticket", "accept", tid)
+    r = station.post(f"/admin/repair_ticket/edit/?id={tid}", ticket_form(ticket(app, tid), category="water"))
+    assert "「报修类别」：案件已进入「已受理」，不能再修改" in " ".join(flashes(r.text))
+    assert ticket(app, tid).complete_due_at == at(9, days=3)
+
+
+def test_a_complaints_intake_is_fixed_once_it_is_handled(app, station, estate):
+    received = now() - timedelta(hours=20)
+    cid = new_complaint(app, station, estate, received, content="改渠道")
+    transition(station, "complaint", "dispatch", cid, handler="x", dispatched_at=iso(received + timedelta(minutes=2)))
+    c = complaint(app, cid)
+    form = {"estate": str(estate), "received_at": c.received_at.strftime("%Y-%m-%d %H:%M:%S"),
+            "channel": "hotline", "kind": "complaint", "complainant": "投诉人", "content": "改渠道", "is_valid": "y"}
+    # face to face would promise an answer within 12 hours instead of two days
+    r = station.post(f"/admin/complaint/edit/?id={cid}", {**form, "channel": "face_to_face"})
+    assert "「渠道」：案件已进入「处理中」，不能再修改" in " ".join(flashes(r.text))
+    r = station.post(f"/admin/complaint/edit/?id={cid}",
+                     {**form, "received_at": (c.received_at - timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S")})
+    assert "「受理时间」：案件已进入「处理中」，不能再修改" in " ".join(flashes(r.text))
+    after = complaint(app, cid)
+    assert (after.channel.value, after.received_at, after.feedback_due_at) == \
+        ("hotline", c.received_at, c.feedback_due_at)
+
+
+# -- mediation: refused as outside policy; closed without agreement ------------------------
+
+
+def new_case(app, mediator, estate, received, applicant) -> int:
+    from models.casework import MediationCase
+    r = mediator.post("/admin/mediation_case/new/", {
+        "estate": str(estate), "received_at": received.strftime("%Y-%m-%d %H:%M:%S"), "applicant": applicant,
+        "respondent": "楼上住户", "dispute_kind": "owner_owner", "summary": "漏水赔偿"})
+    assert r.status_code == 302, flashes(r.text)
+    return row_id(app, MediationCase, applicant=applicant)
+
+
+def test_mediation_refused_as_outside_policy_says_why(app, client_for, estate):
+    from models.casework import CaseState, MediationCase, RefusalReason
+    mediator = client_for("mediator")
+    cid = new_case(app, mediator, estate, now() - timedelta(days=1), "政策外申请人")
+    r = transition(mediator, "mediation_case", "refuse", cid, refusal_reason="outside_policy",
+                   refusal_note="属劳动争议，已告知向劳动仲裁申请")
+    assert r.status_code == 302, flashes(r.text)
+    with app.app_context():
+        case = db.session.get(MediationCase, cid)
+        assert case.state == CaseState.REFUSED and case.refusal_reason == RefusalReason.OUTSIDE_POLICY
+    page = mediator.get(f"/admin/mediation_case/details/?id={cid}").text
+    assert "政策规定大调解不予受理" in page and "属劳动争议，已告知向劳动仲裁申请" in page
+    # a refused case is over: it can be neither accepted nor closed
+    r = transition(mediator, "mediation_case", "accept", cid, accepted_at=iso(now() - timedelta(hours=1)))
+    assert "当前状态为「不予受理」，不能执行「受理」" in " ".join(flashes(r.text))
+
+
+def test_mediation_closed_without_agreement(app, client_for, estate):
+    from models.casework import CaseState, MediationCase
+    mediator = client_for("mediator")
+    received = now() - timedelta(days=3)
+    cid = new_case(app, mediator, estate, received, "调解不成申请人")
+    transition(mediator, "mediation_case", "accept", cid, accepted_at=iso(received + timedelta(hours=1)))
+    r = transition(mediator, "mediation_case", "fail", cid, closed_at=iso(received + timedelta(days=2)),
+                   outcome_note="被申请人拒绝调解")
+    assert "尚无调解记录，请先记录至少一次调解" in " ".join(flashes(r.text))
+    r = mediator.post("/admin/mediation_session/new/", {
+        "case": str(cid), "held_at": (received + timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S"),
+        "mediators": "吴敏", "notes": "被申请人未到场"})
+    assert r.status_code == 302, flashes(r.text)
+    r = transition(mediator, "mediation_case", "fail", cid, closed_at=iso(received + timedelta(days=2)),
+                   outcome_note="被申请人拒绝调解，建议诉讼")
+    assert r.status_code == 302, flashes(r.text)
+    with app.app_context():
+        case = db.session.get(MediationCase, cid)
+        assert case.state == CaseState.FAILED
+        assert case.closed_at == (received + timedelta(days=2)).replace(second=0)
+        assert case.outcome_note == "被申请人拒绝调解，建议诉讼" and case.agreement is None
+    page = mediator.get(f"/admin/mediation_case/details/?id={cid}").text
+    assert "调解不成" in page and "被申请人拒绝调解，建议诉讼" in page
+    # once closed, it cannot be closed again with an agreement
+    r = transition(mediator, "mediation_case", "agree", cid, closed_at=iso(now()), agreement="x")
+    assert "当前状态为「调解不成」，不能执行「达成协议结案」" in " ".join(flashes(r.text))

@@ -8,6 +8,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from app import create_app
 from models.declare import Action, ModelAdmin, Perms, field, relation
+from models.workflow import Clock, Workflow
 from views.checks import DeclarationError
 
 from .conftest import app_config
@@ -46,6 +47,9 @@ def make(name: str, **admin) -> type:
     ({"category": "系统管里"}, "category '系统管里' is not one of"),
     ({"scope": "title"}, "scope 'title' does not point at a street, community or estate"),
     ({"search": ("shelf_id",)}, "search 'shelf_id' is not a text column"),
+    ({"workflow": Workflow(transitions=(), field=None, clocks=(
+        Clock("due", "期限", start="title", due="title", rule=None, inputs=("titel",)),))},
+     "clock 'due' names 'titel', not a column (did you mean 'title'?)"),
 ])
 def test_misspelt_declaration_stops_start_up(database_url, admin, expected):
     test_misspelt_declaration_stops_start_up.n = getattr(test_misspelt_declaration_stops_start_up, "n", 0) + 1

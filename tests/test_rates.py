@@ -103,3 +103,37 @@ def test_an_empty_period_says_so(client_for):
     assert "—（无数据）" in page
     assert "开始日期不能晚于结束日期" in client_for("street").get(
         "/admin/standing/?start=2026-02-01&end=2026-01-01").text
+
+
+def test_rates_for_one_street_of_several(app, client_for):
+    """An installation may serve several streets: street staff pick their street, and
+    see only the streets of their scope."""
+    from models.governance import Street
+    admin = client_for("admin")
+    r = admin.post("/admin/street/new/", {"name": "第二街道"})
+    assert r.status_code == 302, flashes(r.text)
+    second = row_id(app, Street, name="第二街道")
+    r = admin.post("/admin/community/new/", {"name": "第二街道社区", "street": str(second)})
+    assert r.status_code == 302, flashes(r.text)
+    r = admin.post("/admin/estate/new/", {"name": "第二街道小区", "community": str(row_id(app, Community, name="第二街道社区")),
+                                          "estate_class": "first", "households": "200"})
+    assert r.status_code == 302, flashes(r.text)
+    with app.app_context():
+        build(row_id(app, Estate, name="第二街道小区"))
+        demo_estates = db.session.scalar(db.select(db.func.count()).select_from(Estate).join(Estate.community)
+                                         .join(Street).where(Street.name == "示例街道"))
+    demo = row_id(app, Street, name="示例街道")
+    period = f"start={DAY - timedelta(days=5)}&end={now().date()}"
+
+    page = admin.get(f"/admin/standing/?level=street&key={second}&{period}").text
+    assert "共 1 个小区" in page
+    timely = re.search(r'data-code="repair_timely"[^>]*>(.*?)</tr>', page, re.S).group(1)
+    assert "50.0%" in timely and "2 / 4" in timely          # the hand-made set alone
+    assert f"共 {demo_estates} 个小区" in admin.get(f"/admin/standing/?level=street&key={demo}&{period}").text
+    assert f"共 {demo_estates + 1} 个小区" in admin.get(f"/admin/standing/?{period}").text
+
+    street = client_for("street")  # bound to 示例街道
+    page = street.get(f"/admin/standing/?level=street&key={demo}&{period}").text
+    assert f"共 {demo_estates} 个小区" in page and 'value="street" selected' in page
+    assert "第二街道" not in page                            # not offered: outside the scope
+    assert "共 0 个小区" in street.get(f"/admin/standing/?level=street&key={second}&{period}").text

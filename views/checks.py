@@ -261,7 +261,7 @@ def _check_workflow(model: type, spec: ModelAdmin, where: str) -> list[str]:
             if p.kind in ("row", "rows") and not hasattr(p.target_model, "__admin__"):
                 out.append(f"{where}: transition '{t.name}' param '{p.name}' needs a declared model")
     for clock in wf.clocks:
-        for attr in (clock.start, clock.due, clock.stop):
+        for attr in (clock.start, clock.due, clock.stop, *clock.inputs):
             if attr and attr not in mapper.column_attrs:
                 out.append(f"{where}: clock '{clock.name}' names '{attr}', not a column"
                            + _hint(attr, mapper.column_attrs.keys()))

@@ -72,6 +72,7 @@ class StandingView(ScopedPage):
     def index(self) -> Any:
         estates = self.estates()
         communities = self.communities()
+        streets = self.streets()
         today = now().date()
         start = _date(request.args.get("start")) or today.replace(month=1, day=1)
         end = _date(request.args.get("end")) or today
@@ -81,6 +82,9 @@ class StandingView(ScopedPage):
             chosen = [e.id for e in estates if e.id == key]
         elif level == "community":
             chosen = [e.id for e in estates if e.community_id == key]
+        elif level == "street":  # an installation may serve several streets
+            street_of = {c.id: c.street_id for c in communities}
+            chosen = [e.id for e in estates if street_of.get(e.community_id) == key]
         else:
             level, chosen = "all", [e.id for e in estates]
         error = "开始日期不能晚于结束日期" if start > end else None
@@ -88,8 +92,15 @@ class StandingView(ScopedPage):
         names = {e.id: e for e in estates}
         shortfalls = [(names[e], n) for e, n in cleaning_shortfalls(chosen, month)]
         return self.render("admin/standing.html", rows=rows, estates=estates, communities=communities,
-                           start=start, end=end, month=month, level=level, key=key, error=error,
-                           estate_count=len(chosen), shortfalls=shortfalls)
+                           streets=streets, start=start, end=end, month=month, level=level, key=key,
+                           error=error, estate_count=len(chosen), shortfalls=shortfalls)
+
+    def streets(self) -> list[Any]:
+        from models.governance import Street
+
+        stmt = select(Street).order_by(Street.name)
+        clause = scope_clause(Street, current_user)
+        return list(db.session.scalars(stmt if clause is None else stmt.where(clause)))
 
 
 def _date(text: str | None) -> date | None:

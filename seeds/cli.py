@@ -57,13 +57,27 @@ def users() -> None:
     pass
 
 
+# Names are unique only within their parent: a community within its street, an estate
+# within its community. "示例街道/江滨社区" picks one when the bare name is ambiguous.
+PARENT = {"Community": ("street", "街道"), "Estate": ("community", "社区")}
+
+
 def _find(model: type, names: tuple[str, ...]) -> list:
     rows = []
-    for name in names:
-        row = db.session.scalar(db.select(model).where(model.name == name))
-        if row is None:
-            raise click.ClickException(f"找不到「{name}」")
-        rows.append(row)
+    for written in names:
+        parent_name, _, name = written.rpartition("/")
+        stmt = db.select(model).where(model.name == name)
+        relation, parent_label = PARENT.get(model.__name__, (None, None))
+        if parent_name and relation:
+            parent = getattr(model, relation)
+            stmt = stmt.join(parent).where(parent.property.mapper.class_.name == parent_name)
+        found = db.session.scalars(stmt.limit(2)).all()
+        if not found:
+            raise click.ClickException(f"找不到「{written}」")
+        if len(found) > 1:
+            hint = f"，请写成「{parent_label}名称/{name}」" if relation else ""
+            raise click.ClickException(f"「{written}」对应多条记录{hint}")
+        rows.append(found[0])
     return rows
 
 
@@ -74,8 +88,8 @@ def _find(model: type, names: tuple[str, ...]) -> list:
 @click.option("--name", "display_name", help="姓名（默认同登录名）")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 @click.option("--street", multiple=True, help="管辖街道名称，可多次指定")
-@click.option("--community", multiple=True, help="管辖社区名称，可多次指定")
-@click.option("--estate", multiple=True, help="管辖小区名称，可多次指定")
+@click.option("--community", multiple=True, help="管辖社区名称，可多次指定；重名时写成 街道/社区")
+@click.option("--estate", multiple=True, help="管辖小区名称，可多次指定；重名时写成 社区/小区")
 def users_create(username: str, role: str, display_name: str | None, password: str,
                  street: tuple[str, ...], community: tuple[str, ...], estate: tuple[str, ...]) -> None:
     if db.session.scalar(db.select(User).where(User.username == username)):

@@ -116,3 +116,25 @@ def test_cli_refuses_a_weak_password_and_an_unbound_user(app):
     unbound = runner.invoke(app.cli, ["users", "create", "sun", "--role", "leader",
                                       "--password", "secret123"])
     assert unbound.exit_code != 0 and "须绑定管辖的街道、社区或小区" in unbound.output
+
+
+def test_cli_asks_which_community_when_two_streets_share_its_name(app, client_for):
+    admin = client_for("admin")
+    admin.post("/admin/street/new/", {"name": "第二街道"})
+    with app.app_context():
+        from models.governance import Community, Street
+        second = db.session.scalar(db.select(Street.id).where(Street.name == "第二街道"))
+    admin.post("/admin/community/new/", {"name": "红山社区", "street": str(second)})
+    runner = app.test_cli_runner()
+    ambiguous = runner.invoke(app.cli, ["users", "create", "li", "--role", "community_staff",
+                                        "--community", "红山社区", "--password", "secret123"])
+    assert ambiguous.exit_code != 0
+    assert "「红山社区」对应多条记录，请写成「街道名称/红山社区」" in ambiguous.output
+    chosen = runner.invoke(app.cli, ["users", "create", "li", "--role", "community_staff",
+                                     "--community", "第二街道/红山社区", "--password", "secret123"])
+    assert chosen.exit_code == 0, chosen.output
+    with app.app_context():
+        from models.accounts import User
+        user = db.session.scalar(db.select(User).where(User.username == "li"))
+        assert [(c.street.name, c.name) for c in user.communities] == [("第二街道", "红山社区")]
+    assert "双龙小区" not in Client(app).login("li", "secret123").get("/admin/estate/").text

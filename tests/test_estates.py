@@ -11,7 +11,7 @@ from models import db
 from models.estates import Estate, EstateClass
 from models.governance import Community
 
-from .helpers import row_id
+from .helpers import field_errors, flashes, row_id
 
 
 def filter_index(page: str, label: str, operation: str) -> int:
@@ -66,21 +66,45 @@ def test_bad_numbers_are_refused_with_the_field_named(app, client_for):
         assert db.session.get(Estate, estate).households != -3
 
 
-def test_duplicate_name_is_refused_in_chinese(app, client_for):
+def estates_named(app, name: str) -> list[tuple[str, str]]:
+    with app.app_context():
+        return sorted(db.session.execute(db.select(Community.name, Estate.name).join(Estate.community)
+                                         .where(Estate.name == name)).all())
+
+
+def test_duplicate_name_in_one_community_is_refused_in_chinese(app, client_for):
     street = client_for("street")
     jiangbin = str(row_id(app, Community, name="江滨社区"))
     response = street.post("/admin/estate/new/", {"name": "永乐花园", "community": jiangbin,
                                                   "estate_class": "first"})
     assert response.status_code == 200
-    assert "已经存在" in response.text  # Flask-Admin's Unique validator, in Chinese
+    assert field_errors(response.text, "name") == ["江滨社区已有名为“永乐花园”的小区"]
+    assert "「小区名称」：江滨社区已有名为“永乐花园”的小区" in flashes(response.text)
+    # renaming another estate of the community into the same name is refused too
+    other = row_id(app, Estate, name="江滨华庭")
+    response = street.post(f"/admin/estate/edit/?id={other}", {"name": "永乐花园", "community": jiangbin,
+                                                              "estate_class": "first"})
+    assert field_errors(response.text, "name") == ["江滨社区已有名为“永乐花园”的小区"]
+    assert estates_named(app, "永乐花园") == [("江滨社区", "永乐花园")]
+    assert estates_named(app, "江滨华庭") == [("江滨社区", "江滨华庭")]
+
+
+def test_the_same_estate_name_in_another_community_is_accepted(app, client_for):
+    street = client_for("street")
+    houxi = str(row_id(app, Community, name="后溪洋社区"))
+    response = street.post("/admin/estate/new/", {"name": "永乐花园", "community": houxi,
+                                                  "estate_class": "second"})
+    assert response.status_code == 302, flashes(response.text)
+    assert estates_named(app, "永乐花园") == [("后溪洋社区", "永乐花园"), ("江滨社区", "永乐花园")]
 
 
 def test_an_estate_needs_a_community(app, client_for):
     street = client_for("street")
     response = street.post("/admin/estate/new/", {"name": "无主小区", "estate_class": "first"})
     assert response.status_code == 200
-    with app.app_context():
-        assert db.session.scalar(db.select(Estate).where(Estate.name == "无主小区")) is None
+    assert field_errors(response.text, "community") == ["该字段是必填字段。"]
+    assert field_errors(response.text, "name") == []
+    assert estates_named(app, "无主小区") == []
 
 
 def test_mark_pilot_bulk_action(app, client_for):

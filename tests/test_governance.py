@@ -3,6 +3,9 @@ seen only by the street it belongs to."""
 
 from __future__ import annotations
 
+import io
+import re
+
 from sqlalchemy import inspect as sa_inspect
 
 from models import db, declared_models
@@ -12,7 +15,7 @@ from models.governance import (Community, Duty, LeaderRole, LeadershipGroup, Lea
                                OrgKind, OrgUnit, Street)
 from seeds.reference import load_reference
 
-from .helpers import Client, row_id
+from .helpers import Client, field_errors, flashes, row_id
 
 
 def row_counts(app) -> dict[str, int]:
@@ -94,6 +97,56 @@ def test_a_street_sees_only_its_own_structure(app, client_for):
     assert result.exit_code == 0, result.output
     page = Client(app).login("second", "secret123").get("/admin/org_unit/?page_size=100").text
     assert "外街社区物业管理监督小组" in page and "江滨社区物业管理监督小组" not in page
+
+
+def communities_named(app, name: str) -> list[tuple[str, str]]:
+    with app.app_context():
+        return sorted(db.session.execute(db.select(Street.name, Community.name).join(Community.street)
+                                         .where(Community.name == name)).all())
+
+
+def test_two_streets_may_each_have_a_community_of_the_same_name(app, client_for):
+    admin = client_for("admin")
+    assert admin.post("/admin/street/new/", {"name": "第二街道"}).status_code == 302
+    second = str(row_id(app, Street, name="第二街道"))
+    r = admin.post("/admin/community/new/", {"name": "江滨社区", "street": second})
+    assert r.status_code == 302, flashes(r.text)
+    assert communities_named(app, "江滨社区") == [("示例街道", "江滨社区"), ("第二街道", "江滨社区")]
+    # and an estate of the same name in each
+    with app.app_context():
+        twin = db.session.scalar(db.select(Community.id).where(Community.street_id == int(second)))
+    r = admin.post("/admin/estate/new/", {"name": "永乐花园", "community": str(twin), "estate_class": "first"})
+    assert r.status_code == 302, flashes(r.text)
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count()).select_from(Estate)
+                                 .where(Estate.name == "永乐花园")) == 2
+
+    # within one street a name is taken once: refused on the name field, nothing written
+    r = admin.post("/admin/community/new/", {"name": "江滨社区", "street": second})
+    assert r.status_code == 200
+    assert field_errors(r.text, "name") == ["第二街道已有名为“江滨社区”的社区"]
+    assert "「社区名称」：第二街道已有名为“江滨社区”的社区" in flashes(r.text)
+    assert communities_named(app, "江滨社区") == [("示例街道", "江滨社区"), ("第二街道", "江滨社区")]
+    houxi = row_id(app, Community, name="后溪洋社区")
+    first = str(row_id(app, Street, name="示例街道"))
+    r = client_for("street").post(f"/admin/community/edit/?id={houxi}", {"name": "江滨社区", "street": first})
+    assert field_errors(r.text, "name") == ["示例街道已有名为“江滨社区”的社区"]
+    assert communities_named(app, "后溪洋社区") == [("示例街道", "后溪洋社区")]
+
+
+def test_an_ambiguous_community_name_in_an_import_is_refused_not_guessed(app, client_for):
+    """Street staff see one 江滨社区; the administrator sees two and must not get either."""
+    admin = client_for("admin")
+    admin.post("/admin/street/new/", {"name": "第二街道"})
+    admin.post("/admin/community/new/", {"name": "江滨社区", "street": str(row_id(app, Street, name="第二街道"))})
+    sheet = "小区名称,所属社区,小区类别\n同名社区的小区,江滨社区,一类\n".encode("utf-8")
+
+    def upload(client):
+        return client.post("/admin/estate/import/", {"file": (io.BytesIO(sheet), "小区.csv")},
+                           content_type="multipart/form-data", follow_redirects=True).text
+
+    assert "第2行「所属社区」：“江滨社区”对应多条记录，无法确定" in re.sub(r"\s+", "", upload(admin))
+    assert "检查通过：共 1 行" in upload(client_for("street"))
 
 
 def test_the_leader_reads_every_registry_and_changes_none(app, client_for):

@@ -24,15 +24,22 @@ def test_anonymous_visitor_is_sent_to_login(app, url):
 
 
 def test_anonymous_post_is_refused(app):
-    assert app.test_client().post("/admin/estate/delete/", data={"id": "1"}).status_code in (302, 400)
+    estate = row_id(app, Estate, name="永乐花园")
+    response = app.test_client().post("/admin/estate/delete/", data={"id": str(estate)})
+    assert response.status_code in (302, 400)
+    with app.app_context():
+        assert db.session.get(Estate, estate) is not None
+
+
+def login_attempt(c: Client, username: str, password: str):
+    page = c.get("/login")
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text).group(1)
+    return c.http.post("/login", data={"csrf_token": token, "username": username, "password": password})
 
 
 def test_wrong_password_is_refused_and_logged(app):
     c = Client(app)
-    page = c.get("/login")
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text).group(1)
-    response = c.http.post("/login", data={"csrf_token": token, "username": "street",
-                                           "password": "wrong-password1"})
+    response = login_attempt(c, "street", "wrong-password1")
     assert response.status_code == 200
     assert "登录名或密码错误" in response.text
     assert c.get("/admin/").status_code == 302
@@ -70,8 +77,10 @@ def test_disabled_account_cannot_log_in(app):
     with app.app_context():
         db.session.scalar(db.select(User).where(User.username == "leader")).active = False
         db.session.commit()
-    with pytest.raises(AssertionError):
-        Client(app).login("leader")
+    c = Client(app)
+    response = login_attempt(c, "leader", "demo1234")   # the right password
+    assert response.status_code == 200 and "登录名或密码错误，或账号已停用" in response.text
+    assert c.get("/admin/").status_code == 302
 
 
 def test_read_only_leader_can_read_but_not_change(app, client_for):
@@ -85,10 +94,12 @@ def test_read_only_leader_can_read_but_not_change(app, client_for):
     assert leader.get(f"/admin/estate/edit/?id={estate}").status_code == 403
     assert leader.post(f"/admin/estate/edit/?id={estate}", {"name": "x"}).status_code == 403
     assert leader.post("/admin/estate/delete/", {"id": str(estate)}).status_code == 403
-    leader.post("/admin/estate/action/", {"action": "mark_pilot", "rowid": str(estate)})
-    leader.post("/admin/estate/action/", {"action": "delete", "rowid": str(estate)})
+    plain = row_id(app, Estate, name="紫荆花园")   # not a pilot: marking it would show
+    assert leader.post("/admin/estate/action/", {"action": "mark_pilot", "rowid": str(plain)}).status_code == 403
+    assert leader.post("/admin/estate/action/", {"action": "delete", "rowid": str(estate)}).status_code == 403
     with app.app_context():
         assert db.session.get(Estate, estate) is not None
+        assert not db.session.get(Estate, plain).is_pilot
 
 
 def test_accounts_screen_is_for_the_system_administrator_only(client_for):

@@ -65,11 +65,14 @@ def test_a_street_sees_only_its_own_structure(app, client_for):
     admin = client_for("admin")
     assert admin.post("/admin/street/new/", {"name": "第二街道"}).status_code == 302
     second = row_id(app, Street, name="第二街道")
-    admin.post("/admin/community/new/", {"name": "外街社区", "street": str(second)})
+    assert admin.post("/admin/community/new/", {"name": "外街社区", "street": str(second)}).status_code == 302
     community = row_id(app, Community, name="外街社区")
-    admin.post("/admin/estate/new/", {"name": "外街小区", "community": str(community),
-                                      "estate_class": "first"})
+    assert admin.post("/admin/estate/new/", {"name": "外街小区", "community": str(community),
+                                             "estate_class": "first"}).status_code == 302
     assert app.test_cli_runner().invoke(args=["seed", "reference", "--street", "第二街道"]).exit_code == 0
+    # the foreign rows exist (the administrator sees them), so their absence below means something
+    assert "外街小区" in admin.get("/admin/estate/?search=外街").text
+    assert "外街社区物业管理监督小组" in admin.get("/admin/org_unit/?search=外街").text
 
     street = client_for("street")
     for url, foreign, own in [
@@ -78,7 +81,6 @@ def test_a_street_sees_only_its_own_structure(app, client_for):
         ("/admin/estate/?search=外街", "外街小区", None),
         ("/admin/org_unit/?search=外街", "外街社区物业管理监督小组", None),
         ("/admin/leadership_group/", "第二街道", "示例街道"),
-        ("/admin/duty/?search=受理调解", None, "受理调解"),
     ]:
         page = street.get(url).text
         if foreign:
@@ -89,6 +91,15 @@ def test_a_street_sees_only_its_own_structure(app, client_for):
         foreign_unit = db.session.scalar(db.select(OrgUnit.id).where(OrgUnit.name == "外街社区物业管理委员会"))
         foreign_duty = db.session.scalar(db.select(Duty.id).join(Duty.unit).where(OrgUnit.street_id == second))
     assert street.get(f"/admin/org_unit/details/?id={foreign_unit}").status_code == 404
+    # both streets have the text's duties word for word: the list holds only this street's
+    with app.app_context():
+        def matching(street_id):
+            return db.session.scalar(db.select(db.func.count()).select_from(Duty).join(Duty.unit).where(
+                OrgUnit.street_id == street_id, Duty.text.contains("受理调解")))
+        own, foreign = matching(row_id(app, Street, name="示例街道")), matching(second)
+    assert own > 0 and foreign > 0
+    page = street.get("/admin/duty/?search=受理调解&page_size=100").text
+    assert page.count('<td class="col-text">') == own
     assert street.get(f"/admin/duty/edit/?id={foreign_duty}").status_code == 404
     # and the second street's own data is all there for a user bound to it
     result = app.test_cli_runner().invoke(args=[
@@ -194,7 +205,9 @@ def test_only_one_group_leader(app, client_for):
         group_id = group.id
     r = street.post("/admin/leadership_member/new/", {"group": str(group_id), "name": "另一人",
                                                       "role": "leader", "sort_order": "9"})
-    assert r.status_code == 200 and "只能有一名组长/主任（已有：沈萌）" in r.text
+    assert r.status_code == 200
+    assert field_errors(r.text, "role") == ["领导小组只能有一名组长/主任（已有：沈萌）"]
+    assert row_id(app, LeadershipMember, name="另一人") is None
 
 
 def test_community_list_shows_its_committee_and_supervision_group(client_for):

@@ -35,10 +35,12 @@ def seed_demo() -> None:
     click.echo(f"演示数据就绪：小区 {result['estates']} 个（本次新增 {result['estates_created']} 个）")
 
 
-@seed.command("reference", help="为指定街道加载原文中的组织结构与职责（参考数据）；重复执行不会重复创建")
+@seed.command("reference", help="为指定街道加载原文中的社区、试点小区、组织结构与职责（参考数据）；重复执行不会重复创建")
 @click.option("--street", "street_name", required=True, help="街道名称；不存在时新建")
 @click.option("--year", type=int, default=None, help="实施方案的年度（原文为“20__年”），默认今年")
-def seed_reference(street_name: str, year: int | None) -> None:
+@click.option("--pilots/--no-pilots", default=True,
+              help="是否加载原文点名的 5 个社区及试点小区（篇6 三.3），默认加载；为同一区的其他街道加载时用 --no-pilots")
+def seed_reference(street_name: str, year: int | None, pilots: bool) -> None:
     from .casework_demo import load_repair_rules
     from .loader import ensure
     from .reference import load_indicators, load_reference
@@ -46,7 +48,7 @@ def seed_reference(street_name: str, year: int | None) -> None:
 
     with acting_as("命令行：seed reference"):
         street, _ = ensure(Street, {"name": street_name})
-        created = load_reference(street) + load_repair_rules() + load_indicators() \
+        created = load_reference(street, pilots) + load_repair_rules() + load_indicators() \
             + load_plans(street, year or now().year)
         db.session.commit()
     click.echo(f"{street_name}：参考数据就绪（本次新增 {created} 条）")

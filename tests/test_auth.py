@@ -133,7 +133,7 @@ def test_cli_asks_which_community_when_two_streets_share_its_name(app, client_fo
     admin = client_for("admin")
     admin.post("/admin/street/new/", {"name": "第二街道"})
     with app.app_context():
-        from models.governance import Community, Street
+        from models.governance import Street
         second = db.session.scalar(db.select(Street.id).where(Street.name == "第二街道"))
     admin.post("/admin/community/new/", {"name": "红山社区", "street": str(second)})
     runner = app.test_cli_runner()

@@ -9,7 +9,6 @@ import re
 from sqlalchemy import inspect as sa_inspect
 
 from models import db, declared_models
-from models.audit import AuditLog
 from models.estates import Estate
 from models.governance import (Community, Duty, LeaderRole, LeadershipGroup, LeadershipMember,
                                OrgKind, OrgUnit, Street)
@@ -18,20 +17,63 @@ from seeds.reference import load_reference
 from .helpers import Client, field_errors, flashes, row_id
 
 
-def row_counts(app) -> dict[str, int]:
+def snapshot(app) -> dict[str, list[tuple]]:
+    """Every row of every table, every column: content, not just counts."""
     with app.app_context():
-        return {m.__tablename__: db.session.scalar(db.select(db.func.count()).select_from(m))
-                for m in declared_models() if m is not AuditLog}
+        return {table.name: [tuple(row) for row in db.session.execute(
+                    db.select(table).order_by(*table.primary_key.columns)).all()]
+                for table in db.metadata.sorted_tables}
 
 
 def test_loading_reference_data_twice_leaves_the_same_rows(app):
-    before = row_counts(app)
+    before = snapshot(app)
     runner = app.test_cli_runner()
     result = runner.invoke(args=["seed", "reference", "--street", "示例街道"])
     assert result.exit_code == 0 and "本次新增 0 条" in result.output
     result = runner.invoke(args=["seed", "demo"])
     assert result.exit_code == 0
-    assert row_counts(app) == before
+    after = snapshot(app)
+    assert after == before, [t for t in before if after[t] != before[t]]
+
+
+PILOTS = [("江滨社区", "永乐花园"), ("后溪洋社区", "后溪公寓小区"), ("鸿燕社区", "黄山新村一路"),
+          ("红山社区", "双龙小区"), ("黄山社区", "贮木场新村")]
+
+
+def test_a_new_street_starts_with_the_texts_communities_and_pilots(app):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["seed", "reference", "--street", "参考街道"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        street = db.session.scalar(db.select(Street).where(Street.name == "参考街道"))
+        estates = db.session.execute(
+            db.select(Community.name, Estate.name, Estate.is_demo, Estate.is_pilot, Estate.note)
+            .join(Estate.community).where(Community.street_id == street.id)).all()
+        communities = db.session.scalars(db.select(Community.name).where(Community.street_id == street.id)).all()
+        units = db.session.scalars(db.select(OrgUnit.name).where(OrgUnit.community_id.isnot(None),
+                                                                 OrgUnit.street_id == street.id)).all()
+    assert sorted(communities) == sorted(c for c, _ in PILOTS)
+    # only the five estates the text names, real (not demo) and pilots; none of the made-up ones
+    assert sorted((c, e) for c, e, *_ in estates) == sorted(PILOTS)
+    assert all(not demo and pilot for _, _, demo, pilot, _ in estates)
+    assert all("原文未载明类别" in note for *_, note in estates)   # the class is ours, and says so
+    assert sorted(units) == sorted(f"{c}{kind}" for c, _ in PILOTS for kind in ("物业管理监督小组", "物业管理委员会"))
+
+    before = snapshot(app)
+    again = runner.invoke(args=["seed", "reference", "--street", "参考街道"])
+    assert again.exit_code == 0 and "本次新增 0 条" in again.output
+    assert snapshot(app) == before
+
+
+def test_another_street_of_the_district_can_load_the_structure_without_the_texts_communities(app):
+    result = app.test_cli_runner().invoke(args=["seed", "reference", "--street", "邻街道", "--no-pilots"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        street = db.session.scalar(db.select(Street).where(Street.name == "邻街道"))
+        assert db.session.scalars(db.select(Community).where(Community.street_id == street.id)).all() == []
+        departments = db.session.scalar(db.select(db.func.count()).select_from(OrgUnit).where(
+            OrgUnit.street_id == street.id, OrgUnit.kind == OrgKind.DEPARTMENT))
+    assert departments == 7
 
 
 def test_reference_structure_as_the_text_words_it(app):
@@ -69,7 +111,9 @@ def test_a_street_sees_only_its_own_structure(app, client_for):
     community = row_id(app, Community, name="外街社区")
     assert admin.post("/admin/estate/new/", {"name": "外街小区", "community": str(community),
                                              "estate_class": "first"}).status_code == 302
-    assert app.test_cli_runner().invoke(args=["seed", "reference", "--street", "第二街道"]).exit_code == 0
+    # another street of the district: its structure, not the text's own communities
+    assert app.test_cli_runner().invoke(args=["seed", "reference", "--street", "第二街道",
+                                              "--no-pilots"]).exit_code == 0
     # the foreign rows exist (the administrator sees them), so their absence below means something
     assert "外街小区" in admin.get("/admin/estate/?search=外街").text
     assert "外街社区物业管理监督小组" in admin.get("/admin/org_unit/?search=外街").text

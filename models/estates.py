@@ -60,7 +60,7 @@ class Estate(TimestampMixin, db.Model):
 
     __tablename__ = "estate"
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = field(String(100), "小区名称", unique=True)
+    name: Mapped[str] = field(String(100), "小区名称")
     community_id: Mapped[int] = field(ForeignKey("community.id"), "所属社区", index=True)
     address: Mapped[str | None] = field(String(200), "地址")
     estate_class: Mapped[EstateClass] = field(ChoiceType(EstateClass), "小区类别", index=True,
@@ -78,6 +78,10 @@ class Estate(TimestampMixin, db.Model):
     community: Mapped[Community] = relation("所属社区", back_populates="estates")
     contracts: Mapped[list["ServiceContract"]] = relation(
         "物业服务合同", back_populates="estate", order_by="ServiceContract.start_on.desc()")
+
+    # Unique within its community: estates of the same name in different communities
+    # (and streets) of a district are rare but real.
+    __table_args__ = (UniqueConstraint("community_id", "name"),)
 
     __admin__ = ModelAdmin(
         label="小区", category="小区与自治", importable=True, menu_order=10,
@@ -105,6 +109,13 @@ class Estate(TimestampMixin, db.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        community_id = self.community.id if self.community is not None else self.community_id
+        if self.name and community_id is not None and db.session.scalar(select(Estate.id).where(
+                Estate.community_id == community_id, Estate.name == self.name,
+                Estate.id != (self.id or 0))):
+            raise Invalid({"name": f"{self.community or '该社区'}已有名为“{self.name}”的小区"})
 
     def mark_pilot(self) -> None:
         """A pilot is a record (models.rollout.Pilot); 试点小区 is computed from it."""

@@ -58,7 +58,7 @@ class Community(TimestampMixin, db.Model):
 
     __tablename__ = "community"
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = field(String(60), "社区名称", unique=True)
+    name: Mapped[str] = field(String(60), "社区名称")
     street_id: Mapped[int] = field(ForeignKey("street.id"), "所属街道", index=True)
     director: Mapped[str | None] = field(String(40), "社区主任")
     phone: Mapped[str | None] = field(String(40), "联系电话")
@@ -71,6 +71,9 @@ class Community(TimestampMixin, db.Model):
     units: Mapped[list["OrgUnit"]] = relation("社区机构", back_populates="community")
     duties: Mapped[list["Duty"]] = relation("居委会职责", back_populates="community",
                                            order_by="Duty.seq", cascade="all, delete-orphan")
+
+    # Unique within its street: two streets of a district may each have a 江滨社区.
+    __table_args__ = (UniqueConstraint("street_id", "name"),)
 
     __admin__ = ModelAdmin(
         label="社区", category="治理架构", importable=True, menu_order=20,
@@ -88,6 +91,13 @@ class Community(TimestampMixin, db.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        street_id = self.street.id if self.street is not None else self.street_id
+        if self.name and street_id is not None and db.session.scalar(select(Community.id).where(
+                Community.street_id == street_id, Community.name == self.name,
+                Community.id != (self.id or 0))):
+            raise Invalid({"name": f"{self.street or '该街道'}已有名为“{self.name}”的社区"})
 
 
 class LeaderRole(Choices):

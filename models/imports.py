@@ -375,7 +375,7 @@ def _check_existing(model: type, parsed: Parsed, unique_sets: list[tuple[str, ..
     """A key already in the database is a duplicate too (import only adds rows)."""
     mapper = sa_inspect(model)
     for names in unique_sets:
-        keys = {tuple(_key(r.get(n)) for n in names): r["__row__"] for r in parsed.rows}
+        keys = {tuple(_key(r.get(n)) for n in names): r for r in parsed.rows}
         keys = {k: v for k, v in keys.items() if None not in k}
         if not keys:
             continue
@@ -390,8 +390,10 @@ def _check_existing(model: type, parsed: Parsed, unique_sets: list[tuple[str, ..
         for found in existing:
             key = tuple(found)
             if key in keys:
-                shown = "、".join(str(v) for v in key)
-                parsed.problems.append(Problem(keys[key], labels, f"“{shown}”已存在（导入只新增，不修改已有记录）"))
+                # the row's own values: a community by its name, a choice by its label
+                shown = "、".join(str(getattr(keys[key][n], "label", keys[key][n])) for n in names)
+                parsed.problems.append(Problem(keys[key]["__row__"], labels,
+                                               f"“{shown}”已存在（导入只新增，不修改已有记录）"))
 
 
 def _check_rules(model: type, parsed: Parsed) -> None:

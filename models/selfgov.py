@@ -213,7 +213,7 @@ COMMITTEE_WORKFLOW = Workflow(
                    roles=SELF_GOV_EDITORS, guard="guard_elect",
                    params=(Param("election_date", "选举日期", "date"),)),
         Transition("file", "备案", source=(S.ELECTED,), target=S.IN_OFFICE,
-                   roles=(Role.STREET_STAFF,),
+                   roles=(Role.STREET_STAFF,), guard="guard_file",
                    params=(Param("filing_date", "备案日期", "date"),
                            Param("filing_opinion", "街道审核意见", "textarea"),
                            Param("term_start", "任期开始", "date",
@@ -304,25 +304,45 @@ class OwnersCommittee(TimestampMixin, db.Model):
     # -- guards: None, or why not ------------------------------------------------
 
     def _qualifying_meeting(self) -> AssemblyMeeting | None:
-        meetings = db.session.scalars(select(AssemblyMeeting).where(
+        stmt = select(AssemblyMeeting).where(
             AssemblyMeeting.estate_id == self.estate_id,
-            AssemblyMeeting.held_on >= self.prepared_on).order_by(AssemblyMeeting.held_on.desc()))
-        return next((m for m in meetings if m.quorum_met), None)
+            AssemblyMeeting.held_on >= self.prepared_on).order_by(AssemblyMeeting.held_on.desc())
+        if self.term_no == 1:  # the first committee is elected by the first assembly
+            stmt = stmt.where(AssemblyMeeting.kind == MeetingKind.FIRST)
+        return next((m for m in db.session.scalars(stmt) if m.quorum_met), None)
+
+    def _sitting(self) -> "OwnersCommittee | None":
+        """Another committee of the estate in office, its re-election not started."""
+        return db.session.scalar(select(OwnersCommittee).where(
+            OwnersCommittee.estate_id == self.estate_id, OwnersCommittee.id != self.id,
+            OwnersCommittee.state == CommitteeState.IN_OFFICE))
 
     def guard_hold_assembly(self) -> str | None:
         if not (self.community_rep or "").strip():
             return "筹备组须有社区居委会派出的代表"
         if self._qualifying_meeting() is None:
+            if self.term_no == 1:
+                return ("筹备组成立后尚无参与表决达到法定比例（三分之二）的首次业主大会会议记录"
+                        "（第1届业主委员会由首次业主大会选举产生）")
             return "筹备组成立后尚无参与表决达到法定比例（三分之二）的业主大会会议记录"
         return None
 
     def guard_elect(self) -> str | None:
+        sitting = self._sitting()
+        if sitting is not None:
+            return f"{sitting}仍在履职且未启动换届，不能另选一届"
         elected = [m for m in self.members if m.post in ELECTED_POSTS]
         directors = [m for m in elected if m.post == CommitteePost.DIRECTOR]
         if not 5 <= len(elected) <= 11 or len(elected) % 2 == 0:
             return f"业主委员会委员应为 5 至 11 人的单数（当前 {len(elected)} 人）"
         if len(directors) != 1:
             return f"须有且只有一名主任（当前 {len(directors)} 名）"
+        return None
+
+    def guard_file(self) -> str | None:
+        sitting = self._sitting()
+        if sitting is not None:
+            return f"{sitting}仍在履职且未启动换届，同一小区不能有两届业主委员会同时履职"
         return None
 
     def guard_hand_over(self) -> str | None:

@@ -38,10 +38,12 @@ def seed_demo() -> None:
     click.echo(f"演示数据就绪：小区 {result['estates']} 个（本次新增 {result['estates_created']} 个）")
 
 
-@seed.command("reference", help="为指定街道加载原文中的组织结构与职责（参考数据）；重复执行不会重复创建")
+@seed.command("reference", help="为指定街道加载原文中的社区、试点小区、组织结构与职责（参考数据）；重复执行不会重复创建")
 @click.option("--street", "street_name", required=True, help="街道名称；不存在时新建")
 @click.option("--year", type=int, default=None, help="实施方案的年度（原文为“20__年”），默认今年")
-def seed_reference(street_name: str, year: int | None) -> None:
+@click.option("--pilots/--no-pilots", default=True,
+              help="是否加载原文点名的 5 个社区及试点小区（篇6 三.3），默认加载；为同一区的其他街道加载时用 --no-pilots")
+def seed_reference(street_name: str, year: int | None, pilots: bool) -> None:
     from .casework_demo import load_repair_rules
     from .loader import ensure
     from .reference import load_indicators, load_reference
@@ -49,7 +51,7 @@ def seed_reference(street_name: str, year: int | None) -> None:
 
     with acting_as("命令行：seed reference"):
         street, _ = ensure(Street, {"name": street_name})
-        created = load_reference(street) + load_repair_rules() + load_indicators() \
+        created = load_reference(street, pilots) + load_repair_rules() + load_indicators() \
             + load_plans(street, year or now().year)
         db.session.commit()
     click.echo(f"{street_name}：参考数据就绪（本次新增 {created} 条）")
@@ -60,13 +62,27 @@ def users() -> None:
     pass
 
 
+# Names are unique only within their parent: a community within its street, an estate
+# within its community. "示例街道/江滨社区" picks one when the bare name is ambiguous.
+PARENT = {"Community": ("street", "街道"), "Estate": ("community", "社区")}
+
+
 def _find(model: type, names: tuple[str, ...]) -> list:
     rows = []
-    for name in names:
-        row = db.session.scalar(db.select(model).where(model.name == name))
-        if row is None:
-            raise click.ClickException(f"找不到「{name}」")
-        rows.append(row)
+    for written in names:
+        parent_name, _, name = written.rpartition("/")
+        stmt = db.select(model).where(model.name == name)
+        relation, parent_label = PARENT.get(model.__name__, (None, None))
+        if parent_name and relation:
+            parent = getattr(model, relation)
+            stmt = stmt.join(parent).where(parent.property.mapper.class_.name == parent_name)
+        found = db.session.scalars(stmt.limit(2)).all()
+        if not found:
+            raise click.ClickException(f"找不到「{written}」")
+        if len(found) > 1:
+            hint = f"，请写成「{parent_label}名称/{name}」" if relation else ""
+            raise click.ClickException(f"「{written}」对应多条记录{hint}")
+        rows.append(found[0])
     return rows
 
 
@@ -77,8 +93,8 @@ def _find(model: type, names: tuple[str, ...]) -> list:
 @click.option("--name", "display_name", help="姓名（默认同登录名）")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 @click.option("--street", multiple=True, help="管辖街道名称，可多次指定")
-@click.option("--community", multiple=True, help="管辖社区名称，可多次指定")
-@click.option("--estate", multiple=True, help="管辖小区名称，可多次指定")
+@click.option("--community", multiple=True, help="管辖社区名称，可多次指定；重名时写成 街道/社区")
+@click.option("--estate", multiple=True, help="管辖小区名称，可多次指定；重名时写成 社区/小区")
 def users_create(username: str, role: str, display_name: str | None, password: str,
                  street: tuple[str, ...], community: tuple[str, ...], estate: tuple[str, ...]) -> None:
     if db.session.scalar(db.select(User).where(User.username == username)):

@@ -1,6 +1,6 @@
-"""Demo data: the communities and pilot estates the seed text names (篇6 三.3),
-filled up to the text's 56 estates by class (篇6 二.1: 15 一类, 21 二类, 20 三类)
-with made-up estates marked 示例数据; the street's structure as reference data;
+"""Demo data: the street's reference data (the communities and pilot estates the seed
+text names, 篇6 三.3, and its structure), filled up to the text's 56 estates by class
+(篇6 二.1: 15 一类, 21 二类, 20 三类) with made-up estates marked 示例数据;
 made-up companies, contracts, assemblies, committees and four-in-one groups in
 states that make every flag show; one demo account per role.
 
@@ -28,24 +28,17 @@ from models.supervision import FourInOneGroup, FourInOneMember, RepKind
 from models.workflow import perform
 
 from .casework_demo import load_casework, load_repair_rules
-from .loader import ensure
-from .reference import load_indicators, load_reference
+from . import reference_data as ref
+from .loader import DEMO_STREET, demo_estate, ensure
+from .reference import PILOT_CLASSES, load_indicators, load_reference
 from .funds_demo import load_funds
 from .rollout_demo import load_rollout
 from .supervision_demo import load_supervision
 
-DEMO_STREET = "示例街道"
 DEMO_PASSWORD = "demo1234"
 
-# 篇6 三.3: the five pilot estates, each in its community. Their classes are not in
-# the text; these are a plausible spread and can be corrected on screen.
-PILOTS = [
-    ("江滨社区", "永乐花园", EstateClass.FIRST),
-    ("后溪洋社区", "后溪公寓小区", EstateClass.SECOND),
-    ("鸿燕社区", "黄山新村一路", EstateClass.SECOND),
-    ("红山社区", "双龙小区", EstateClass.FIRST),
-    ("黄山社区", "贮木场新村", EstateClass.SECOND),
-]
+# 篇6 三.3: the five pilot estates, each in its community (loaded as reference data).
+PILOTS = [(p["community"], p["estate"], PILOT_CLASSES[p["estate"]]) for p in ref.PILOTS]
 COMMUNITIES = [c for c, _, _ in PILOTS]
 
 # Made-up names (示例数据) to reach 15 / 21 / 20.
@@ -95,11 +88,10 @@ def load_demo() -> dict[str, int]:
     rng = random.Random(56)  # the same demo on every machine
     street, _ = ensure(Street, {"name": DEMO_STREET}, district="示例区", is_demo=True,
                        phone="0000-0000000")
-    communities = {}
-    for name in COMMUNITIES:
-        communities[name], _ = ensure(Community, {"name": name}, street=street,
-                                      director=None, is_demo=False)
-    created = 0
+    before = db.session.scalar(db.select(db.func.count()).select_from(Estate))
+    load_reference(street)  # the text's communities and pilot estates, and the structure
+    communities = {c.name: c for c in db.session.scalars(
+        db.select(Community).where(Community.street_id == street.id))}
     plan: list[tuple[str, str, EstateClass, bool]] = [
         (c, e, k, True) for c, e, k in PILOTS]
     for klass, names in MADE_UP.items():
@@ -108,15 +100,16 @@ def load_demo() -> dict[str, int]:
     for community, name, klass, pilot in plan:
         mode, nature = rng.choice(MODES[klass])
         buildings = rng.randint(3, 40) if klass != EstateClass.THIRD else rng.randint(1, 12)
-        _, new = ensure(
-            Estate, {"name": name},
-            community=communities[community], estate_class=klass, management_mode=mode,
-            survey_nature=nature, buildings=buildings, households=buildings * rng.randint(18, 60),
-            floor_area=buildings * rng.randint(1500, 6000), is_demo=not pilot,
-            address=f"{community.removesuffix('社区')}路{rng.randint(1, 300)}号",
-        )
-        created += new
-    load_reference(street)
+        made_up = dict(management_mode=mode, survey_nature=nature, buildings=buildings,
+                       households=buildings * rng.randint(18, 60),
+                       floor_area=buildings * rng.randint(1500, 6000),
+                       address=f"{community.removesuffix('社区')}路{rng.randint(1, 300)}号")
+        estate, _ = ensure(Estate, {"community_id": communities[community].id, "name": name},
+                           estate_class=klass, is_demo=True, **made_up)
+        if pilot and estate.buildings is None:
+            # the text gives a pilot's name and community only; the demo makes up the rest
+            for key, value in made_up.items():
+                setattr(estate, key, value)
     load_repair_rules()
     load_indicators()
     load_rollout(street, [e for _, e, _ in PILOTS])
@@ -140,7 +133,7 @@ def load_demo() -> dict[str, int]:
             elif kind == "community":
                 user.communities = [communities[target]]
             else:
-                user.estates = [db.session.scalar(db.select(Estate).where(Estate.name == target))]
+                user.estates = [demo_estate(target)]
         db.session.add(user)
     db.session.flush()
     _link_committee_account()
@@ -148,12 +141,8 @@ def load_demo() -> dict[str, int]:
     load_supervision()
     load_funds()
     db.session.commit()
-    return {"estates_created": created,
-            "estates": db.session.scalar(db.select(db.func.count()).select_from(Estate))}
-
-
-def _estate(name: str) -> Estate:
-    return db.session.scalar(db.select(Estate).where(Estate.name == name))
+    estates = db.session.scalar(db.select(db.func.count()).select_from(Estate))
+    return {"estates_created": estates - before, "estates": estates}
 
 
 def _structure(street: Street) -> None:
@@ -259,7 +248,7 @@ def _self_governance(rng: random.Random) -> None:
     today = now().date()
     years5 = 365 * 5
     # 永乐花园: in office, term ending in 60 days, re-election not started → flagged.
-    yongle = _estate("永乐花园")
+    yongle = demo_estate("永乐花园")
     held = today - timedelta(days=years5 - 60)
     _meeting(yongle, held, True, MeetingKind.FIRST)
     c = _committee(yongle, 1, held - timedelta(days=60))
@@ -267,19 +256,19 @@ def _self_governance(rng: random.Random) -> None:
                  ("file", {"filing_date": held + timedelta(days=20), "filing_opinion": "材料齐全，同意备案。",
                            "term_start": held, "term_end": today + timedelta(days=59)})])
     # 后溪公寓小区: elected 40 days ago, not filed → past its 30-day filing window.
-    houxi = _estate("后溪公寓小区")
+    houxi = demo_estate("后溪公寓小区")
     held = today - timedelta(days=40)
     _meeting(houxi, held, True, MeetingKind.FIRST)
     c = _committee(houxi, 1, held - timedelta(days=45))
     _advance(c, [("hold_assembly", {}), ("elect", {"election_date": held})])
     # 双龙小区: preparing; its assembly fell short of two thirds.
-    shuanglong = _estate("双龙小区")
+    shuanglong = demo_estate("双龙小区")
     held = today - timedelta(days=20)
     _meeting(shuanglong, held, False, MeetingKind.FIRST)
     _committee(shuanglong, 1, held - timedelta(days=30))
     # A few 一类 estates with committees comfortably in office.
     for name in ("江滨华庭", "滨江花苑", "鸿燕雅居"):
-        estate = _estate(name)
+        estate = demo_estate(name)
         held = today - timedelta(days=rng.randint(200, 700))
         _meeting(estate, held, True, MeetingKind.FIRST)
         c = _committee(estate, 1, held - timedelta(days=30), members=7)
@@ -298,7 +287,7 @@ def _four_in_one() -> None:
         "双龙小区": complete + [(RepKind.RESIDENTS_COMMITTEE, "社委会副主任 高翔", True)],  # 两名组长
     }
     for estate_name, members in plans.items():
-        estate = _estate(estate_name)
+        estate = demo_estate(estate_name)
         group, new = ensure(FourInOneGroup, {"estate_id": estate.id},
                             name=f"{estate_name}四位一体监督小组", established_on=today - timedelta(days=90))
         if new:

@@ -19,6 +19,8 @@ from models.selfgov import AssemblyMeeting, Matter, Resolution
 from models.service_center import Household
 from models.workflow import perform
 
+from .loader import demo_estate
+
 
 def _step(row: object, name: str, **params: object) -> None:
     perform(row, name, Role.ADMIN, params)
@@ -33,7 +35,7 @@ def load_funds() -> None:
     funds = {}
     for name, opening in (("永乐花园", "850000"), ("江滨华庭", "420000"), ("后溪公寓小区", "160000"),
                           ("滨江花苑", "300000")):
-        estate = db.session.scalar(db.select(Estate).where(Estate.name == name))
+        estate = demo_estate(name)
         fund = MaintenanceFund(estate=estate, account_no=f"6222{estate.id:08d}", bank="示例银行城区支行",
                                opened_on=date(today.year - 5, 3, 1))
         fund.movements.append(FundMovement(kind=MovementKind.TOP_UP, amount=Decimal(opening),
@@ -103,7 +105,7 @@ def load_funds() -> None:
         # the second stays due, past its 30 days
 
     for name, school in (("永乐花园", "永乐幼儿园"), ("江滨华庭", "江滨小学")):
-        estate = db.session.scalar(db.select(Estate).where(Estate.name == name))
+        estate = demo_estate(name)
         households_due = Decimal(estate.households or 100) * 600
         db.session.add_all([
             FeeBill(estate=estate, payer_kind=PayerKind.HOUSEHOLDS, payer_name="住户合计", year=today.year,

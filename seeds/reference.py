@@ -1,7 +1,8 @@
 """Load the seed text's structure for a street, as reference data (not demo):
-the leadership group by title, the property-management office, the seven departments,
-the two stations and the center, and per community its supervision group and
-物业管理委员会 — each with its duties as the text words them.
+the five communities and pilot estates the text names (篇6 三.3), the leadership group
+by title, the property-management office, the seven departments, the two stations and
+the center, and per community its supervision group and 物业管理委员会 — each with its
+duties as the text words them.
 
 Idempotent: rows are found by their natural keys, so loading twice changes nothing
 and never overwrites what staff have since edited.
@@ -12,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from models import db
+from models.estates import Estate, EstateClass
 from models.governance import (Community, Duty, LeaderRole, LeadershipGroup, LeadershipMember,
                                OrgKind, OrgUnit, Street)
 from models.supervision import Comparison, Indicator, IndicatorSource, IndicatorUnit
@@ -57,9 +59,35 @@ def load_indicators() -> int:
     return created
 
 
-def load_reference(street: Street) -> int:
-    """Load everything for ``street``; returns the number of rows created."""
+# 篇6 三.3 names the pilot estates but not their classes, and an estate needs one: a
+# plausible spread, written on each row as provisional for staff to correct.
+PILOT_CLASSES = {"永乐花园": EstateClass.FIRST, "后溪公寓小区": EstateClass.SECOND,
+                 "黄山新村一路": EstateClass.SECOND, "双龙小区": EstateClass.FIRST,
+                 "贮木场新村": EstateClass.SECOND}
+
+
+def load_pilot_estates(street: Street) -> int:
+    """The communities and pilot estates 篇6 三.3 names, in ``street``. Only what the
+    text says: names and where each estate lies (its pilot record comes with the plan,
+    seeds.rollout)."""
     created = 0
+    for item in ref.PILOTS:
+        community, new = ensure(Community, {"street_id": street.id, "name": item["community"]},
+                                note=f"原文点名的社区（{item['source']}）")
+        created += new
+        klass = PILOT_CLASSES[item["estate"]]
+        _, new = ensure(Estate, {"community_id": community.id, "name": item["estate"]},
+                        estate_class=klass,
+                        note=f"试点小区（{item['source']}）。原文未载明类别，暂定为{klass.label}，请核实后修改。")
+        created += new
+    return created
+
+
+def load_reference(street: Street, pilots: bool = True) -> int:
+    """Load everything for ``street``; returns the number of rows created. ``pilots``:
+    also the communities and pilot estates the text names — for the text's own street,
+    not for the other streets of a district."""
+    created = load_pilot_estates(street) if pilots else 0
     lg = ref.LEADERSHIP_GROUP
     # "街道物业管理领导小组" (篇6 一) with the street's own name, so streets tell theirs apart
     group, new = ensure(LeadershipGroup, {"street_id": street.id},

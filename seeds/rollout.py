@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from models import db
-from models.governance import OrgKind, OrgUnit, Street
-from models.rollout import Metric, Phase, RolloutPlan, Target, Task
+from models import db, now
+from models.estates import Estate
+from models.governance import Community, OrgKind, OrgUnit, Street
+from models.rollout import Metric, Phase, Pilot, RolloutPlan, Target, Task
 
 from . import reference_data as ref
 from .loader import ensure
@@ -43,6 +44,8 @@ def load_plans(street: Street, year: int) -> int:
                                 start_on=_day(year, p["start"]), end_on=_day(year, p["end"]),
                                 date_text=p["date_text"], date_flag=bool(p["date_problem"]), date_note=note)
             created += new
+            if p["source"] == ref.PILOTS[0]["source"]:  # 抓好试点 is where the text names them
+                created += _pilots(street, plan, phase)
             for t in p["tasks"]:
                 _, new = ensure(Task, {"phase_id": phase.id, "seq": t["seq"]}, text=t["text"],
                                 owner_unit_id=office.id if office else None,
@@ -57,4 +60,19 @@ def load_plans(street: Street, year: int) -> int:
                         target=t["target"], deadline=_day(year, t.get("deadline")), source=t["source"])
         created += new
     db.session.flush()
+    return created
+
+
+def _pilots(street: Street, plan: RolloutPlan, phase: Phase) -> int:
+    """The pilot estates of 篇6 三.3 loaded in this street become pilots of the plan,
+    designated when the phase starts — never later than today, which the model refuses."""
+    created = 0
+    designated = min(phase.start_on, now().date()) if phase.start_on else now().date()
+    for item in ref.PILOTS:
+        estate = db.session.scalar(db.select(Estate).join(Estate.community).where(
+            Community.street_id == street.id, Community.name == item["community"],
+            Estate.name == item["estate"]))
+        if estate is not None:  # absent when loaded without the text's communities
+            _, new = ensure(Pilot, {"estate_id": estate.id}, plan_id=plan.id, designated_on=designated)
+            created += new
     return created

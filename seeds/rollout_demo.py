@@ -13,7 +13,7 @@ from models.governance import LeadershipMeeting, Street
 from models.rollout import MilestoneKind, Phase, PhaseState, Pilot, RolloutPlan, Task
 from models.workflow import perform
 
-from .loader import ensure
+from .loader import demo_estate, ensure
 from .rollout import load_plans
 
 PILOT_TASKS = ["摸清小区楼幢、户数和管理现状", "成立业主大会筹备组并召开首次业主大会", "选举产生业主委员会并备案",
@@ -28,15 +28,15 @@ MILESTONES = {
 def load_rollout(street: Street, pilots: list[str]) -> None:
     today = now().date()
     year = today.year
-    load_plans(street, year)
-    if db.session.scalar(db.select(db.func.count()).select_from(Pilot)):
+    load_plans(street, year)  # also makes the text's pilot estates pilots
+    if db.session.scalar(db.select(db.func.count()).select_from(Task).where(Task.pilot_id.isnot(None))):
         return
     plan = db.session.scalar(db.select(RolloutPlan).where(RolloutPlan.street_id == street.id,
                                                          RolloutPlan.source == "篇6 三"))
     trial = _phase(plan, 3)
     designated = min(date(year, 6, 16), today)
     for name in pilots:
-        estate = db.session.scalar(db.select(Estate).where(Estate.name == name))
+        estate = demo_estate(name)
         pilot, _ = ensure(Pilot, {"estate_id": estate.id}, plan_id=plan.id, designated_on=designated)
         for seq, text in enumerate(PILOT_TASKS, 1):
             db.session.add(Task(phase=trial, seq=seq, text=f"{name}：{text}", estate=estate, pilot=pilot,

@@ -78,3 +78,13 @@ def flashes(page: str) -> list[str]:
     """The alert messages on a page, as text."""
     raw = re.findall(r'<div class="alert[^"]*"[^>]*>(.*?)</div>', page, re.S)
     return [re.sub(r"<[^>]+>|&times;", "", m).strip() for m in raw]
+
+
+def field_errors(page: str, name: str) -> list[str]:
+    """The error messages shown under the form field ``name`` (empty if none)."""
+    group = re.search(rf'<div class="form-group[^"]*">\s*<label for="{re.escape(name)}"(.*?)</div>',
+                      page, re.S)
+    if group is None:
+        raise AssertionError(f"no form field named {name!r} on the page")
+    errors = re.search(r'<ul class="form-text text-danger[^"]*">(.*?)</ul>', group.group(1), re.S)
+    return [m.strip() for m in re.findall(r"<li>(.*?)</li>", errors.group(1), re.S)] if errors else []

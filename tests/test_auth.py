@@ -24,15 +24,22 @@ def test_anonymous_visitor_is_sent_to_login(app, url):
 
 
 def test_anonymous_post_is_refused(app):
-    assert app.test_client().post("/admin/estate/delete/", data={"id": "1"}).status_code in (302, 400)
+    estate = row_id(app, Estate, name="永乐花园")
+    response = app.test_client().post("/admin/estate/delete/", data={"id": str(estate)})
+    assert response.status_code in (302, 400)
+    with app.app_context():
+        assert db.session.get(Estate, estate) is not None
+
+
+def login_attempt(c: Client, username: str, password: str):
+    page = c.get("/login")
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text).group(1)
+    return c.http.post("/login", data={"csrf_token": token, "username": username, "password": password})
 
 
 def test_wrong_password_is_refused_and_logged(app):
     c = Client(app)
-    page = c.get("/login")
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text).group(1)
-    response = c.http.post("/login", data={"csrf_token": token, "username": "street",
-                                           "password": "wrong-password1"})
+    response = login_attempt(c, "street", "wrong-password1")
     assert response.status_code == 200
     assert "登录名或密码错误" in response.text
     assert c.get("/admin/").status_code == 302
@@ -70,8 +77,10 @@ def test_disabled_account_cannot_log_in(app):
     with app.app_context():
         db.session.scalar(db.select(User).where(User.username == "leader")).active = False
         db.session.commit()
-    with pytest.raises(AssertionError):
-        Client(app).login("leader")
+    c = Client(app)
+    response = login_attempt(c, "leader", "demo1234")   # the right password
+    assert response.status_code == 200 and "登录名或密码错误，或账号已停用" in response.text
+    assert c.get("/admin/").status_code == 302
 
 
 def test_read_only_leader_can_read_but_not_change(app, client_for):
@@ -85,10 +94,12 @@ def test_read_only_leader_can_read_but_not_change(app, client_for):
     assert leader.get(f"/admin/estate/edit/?id={estate}").status_code == 403
     assert leader.post(f"/admin/estate/edit/?id={estate}", {"name": "x"}).status_code == 403
     assert leader.post("/admin/estate/delete/", {"id": str(estate)}).status_code == 403
-    leader.post("/admin/estate/action/", {"action": "mark_pilot", "rowid": str(estate)})
-    leader.post("/admin/estate/action/", {"action": "delete", "rowid": str(estate)})
+    plain = row_id(app, Estate, name="紫荆花园")   # not a pilot: marking it would show
+    assert leader.post("/admin/estate/action/", {"action": "mark_pilot", "rowid": str(plain)}).status_code == 403
+    assert leader.post("/admin/estate/action/", {"action": "delete", "rowid": str(estate)}).status_code == 403
     with app.app_context():
         assert db.session.get(Estate, estate) is not None
+        assert not db.session.get(Estate, plain).is_pilot
 
 
 def test_accounts_screen_is_for_the_system_administrator_only(client_for):
@@ -116,3 +127,25 @@ def test_cli_refuses_a_weak_password_and_an_unbound_user(app):
     unbound = runner.invoke(app.cli, ["users", "create", "sun", "--role", "leader",
                                       "--password", "secret123"])
     assert unbound.exit_code != 0 and "须绑定管辖的街道、社区或小区" in unbound.output
+
+
+def test_cli_asks_which_community_when_two_streets_share_its_name(app, client_for):
+    admin = client_for("admin")
+    admin.post("/admin/street/new/", {"name": "第二街道"})
+    with app.app_context():
+        from models.governance import Street
+        second = db.session.scalar(db.select(Street.id).where(Street.name == "第二街道"))
+    admin.post("/admin/community/new/", {"name": "红山社区", "street": str(second)})
+    runner = app.test_cli_runner()
+    ambiguous = runner.invoke(app.cli, ["users", "create", "li", "--role", "community_staff",
+                                        "--community", "红山社区", "--password", "secret123"])
+    assert ambiguous.exit_code != 0
+    assert "「红山社区」对应多条记录，请写成「街道名称/红山社区」" in ambiguous.output
+    chosen = runner.invoke(app.cli, ["users", "create", "li", "--role", "community_staff",
+                                     "--community", "第二街道/红山社区", "--password", "secret123"])
+    assert chosen.exit_code == 0, chosen.output
+    with app.app_context():
+        from models.accounts import User
+        user = db.session.scalar(db.select(User).where(User.username == "li"))
+        assert [(c.street.name, c.name) for c in user.communities] == [("第二街道", "红山社区")]
+    assert "双龙小区" not in Client(app).login("li", "secret123").get("/admin/estate/").text

@@ -15,7 +15,7 @@ from models import db
 from models.estates import Estate
 from models.governance import Community
 
-from .helpers import row_id
+from .helpers import field_errors, row_id
 
 
 @pytest.fixture
@@ -102,7 +102,7 @@ def test_posting_an_out_of_scope_relation_id_is_refused(app, community_user, ins
     response = community_user.post(f"/admin/estate/edit/?id={inside}", {
         "name": "永乐花园", "community": str(hongshan), "estate_class": "first"})
     assert response.status_code == 200
-    assert "不在您的管辖范围内" in response.text
+    assert field_errors(response.text, "community") == ["所选记录不存在或不在您的管辖范围内"]
     with app.app_context():
         assert db.session.get(Estate, inside).community.name == "江滨社区"
 

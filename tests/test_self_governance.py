@@ -13,7 +13,7 @@ from models.estates import Estate
 from models.selfgov import (AssemblyMeeting, CommitteeState, Matter, MeetingKind, OwnersCommittee,
                             Resolution)
 
-from .helpers import flashes, row_id, transition
+from .helpers import field_errors, flashes, row_id, transition
 
 TODAY = now().date()
 
@@ -95,14 +95,20 @@ def test_votes_cannot_exceed_participation(app, street, estate):
     r = street.post("/admin/resolution/new/", {"meeting": str(meeting_id), "seq": "1", "title": "x",
                                                "matter": "ordinary", "for_owners": "60", "for_area": "5000",
                                                "against_owners": "30", "against_area": "1000"})
-    assert r.status_code == 200 and "同意与反对人数之和不能超过参与表决人数（80）" in r.text
+    assert r.status_code == 200
+    assert field_errors(r.text, "for_owners") == ["同意与反对人数之和不能超过参与表决人数（80）"]
+    with app.app_context():
+        assert db.session.scalar(db.select(Resolution).where(Resolution.meeting_id == meeting_id)) is None
 
 
-def test_attendance_cannot_exceed_the_total(street, estate):
+def test_attendance_cannot_exceed_the_total(app, street, estate):
     r = street.post("/admin/assembly_meeting/new/", {
         "estate": str(estate), "kind": "first", "held_on": TODAY.isoformat(), "total_owners": "100",
         "total_area": "10000", "voting_owners": "120", "voting_area": "8000"})
-    assert r.status_code == 200 and "参与表决人数不能多于业主总人数" in r.text
+    assert r.status_code == 200
+    assert field_errors(r.text, "voting_owners") == ["参与表决人数不能多于业主总人数"]
+    with app.app_context():
+        assert db.session.scalar(db.select(AssemblyMeeting).where(AssemblyMeeting.estate_id == estate)) is None
 
 
 # -- the committee lifecycle -----------------------------------------------------------
@@ -190,6 +196,98 @@ def test_committee_lifecycle_through_its_transitions(app, street, estate):
         assert label in history
 
 
+def refusal(street, name: str, row: int, **params) -> str:
+    """Run a transition and return the messages it leaves (a button without params
+    redirects to the details page, where its flash is shown)."""
+    r = transition(street, "owners_committee", name, row, **params)
+    page = r.text if r.status_code == 200 else street.get(f"/admin/owners_committee/details/?id={row}").text
+    return " ".join(flashes(page))
+
+
+def test_the_first_term_is_elected_by_the_first_assembly(app, street, estate):
+    new_committee(street, estate)
+    c = committee(app, estate)
+    # a regular meeting reaching two thirds is not the 首次业主大会 the first term needs
+    add_meeting(street, estate, TODAY - timedelta(days=10), kind="regular")
+    reason = ("筹备组成立后尚无参与表决达到法定比例（三分之二）的首次业主大会会议记录"
+              "（第1届业主委员会由首次业主大会选举产生）")
+    assert f"不能召开业主大会：{reason}" in street.get(f"/admin/owners_committee/details/?id={c.id}").text
+    assert f"「召开业主大会」未完成，数据未改变：{reason}" in refusal(street, "hold_assembly", c.id)
+    assert committee(app, estate).state == CommitteeState.PREPARING
+
+    add_meeting(street, estate, TODAY - timedelta(days=20), kind="first")
+    transition(street, "owners_committee", "hold_assembly", c.id)
+    c = committee(app, estate)
+    assert c.state == CommitteeState.ASSEMBLY_HELD
+    with app.app_context():
+        first = db.session.get(AssemblyMeeting, c.first_assembly_id)
+        assert (first.kind, first.held_on) == (MeetingKind.FIRST, TODAY - timedelta(days=20))
+
+
+def test_a_preparatory_group_without_a_community_representative_cannot_hold_the_assembly(app, street, estate):
+    r = street.post("/admin/owners_committee/new/", {
+        "estate": str(estate), "term_no": "1", "prepared_on": (TODAY - timedelta(days=60)).isoformat(),
+        "community_rep": "  "})
+    assert r.status_code == 302
+    c = committee(app, estate)
+    add_meeting(street, estate, TODAY - timedelta(days=20))   # a first assembly reaching two thirds
+    details = street.get(f"/admin/owners_committee/details/?id={c.id}").text
+    assert "不能召开业主大会：筹备组须有社区居委会派出的代表" in details
+    assert "「召开业主大会」未完成，数据未改变：筹备组须有社区居委会派出的代表" in refusal(street, "hold_assembly", c.id)
+    assert committee(app, estate).state == CommitteeState.PREPARING
+
+    r = street.post(f"/admin/owners_committee/edit/?id={c.id}", {
+        "estate": str(estate), "term_no": "1", "prepared_on": c.prepared_on.isoformat(),
+        "community_rep": "社区 林主任"})
+    assert r.status_code == 302
+    transition(street, "owners_committee", "hold_assembly", c.id)
+    assert committee(app, estate).state == CommitteeState.ASSEMBLY_HELD
+
+
+def test_no_second_committee_is_elected_while_one_is_in_office(app, street):
+    estate = row_id(app, Estate, name="江滨华庭")     # its first term is in office in the demo
+    assert committee(app, estate).state == CommitteeState.IN_OFFICE
+    new_committee(street, estate, term_no=2, prepared_on=TODAY - timedelta(days=5))
+    second = committee(app, estate, term_no=2)
+    add_meeting(street, estate, TODAY - timedelta(days=2), kind="regular")
+    transition(street, "owners_committee", "hold_assembly", second.id)
+    assert committee(app, estate, term_no=2).state == CommitteeState.ASSEMBLY_HELD
+    add_members(street, second.id, ["director", "deputy", "member", "member", "member"])
+    reason = "江滨华庭第1届业主委员会仍在履职且未启动换届，不能另选一届"
+    assert f"「选举产生」未完成，数据未改变：{reason}" in refusal(street, "elect", second.id, election_date=TODAY)
+    assert committee(app, estate, term_no=2).state == CommitteeState.ASSEMBLY_HELD
+
+    # once the sitting committee starts its re-election, the next one may be elected and filed
+    transition(street, "owners_committee", "start_re_election", committee(app, estate).id,
+               re_election_started_on=TODAY)
+    transition(street, "owners_committee", "elect", second.id, election_date=TODAY)
+    transition(street, "owners_committee", "file", second.id, filing_date=TODAY, filing_opinion="同意",
+               term_start=TODAY, term_end=TODAY + timedelta(days=365 * 5 - 1))
+    assert committee(app, estate, term_no=2).state == CommitteeState.IN_OFFICE
+    assert committee(app, estate).state == CommitteeState.RE_ELECTING
+
+
+def test_no_second_committee_is_filed_while_one_is_in_office(app, street, estate):
+    for term_no, prepared in ((1, 60), (2, 30)):
+        new_committee(street, estate, term_no=term_no, prepared_on=TODAY - timedelta(days=prepared))
+        c = committee(app, estate, term_no=term_no)
+        add_meeting(street, estate, TODAY - timedelta(days=prepared - 5))
+        transition(street, "owners_committee", "hold_assembly", c.id)
+        add_members(street, c.id, ["director", "deputy", "member", "member", "member"], prefix=f"第{term_no}届")
+        transition(street, "owners_committee", "elect", c.id, election_date=TODAY - timedelta(days=1))
+        assert committee(app, estate, term_no=term_no).state == CommitteeState.ELECTED
+    first, second = committee(app, estate), committee(app, estate, term_no=2)
+    transition(street, "owners_committee", "file", first.id, filing_date=TODAY, filing_opinion="同意",
+               term_start=TODAY, term_end=TODAY + timedelta(days=365))
+    assert committee(app, estate).state == CommitteeState.IN_OFFICE
+    reason = "紫荆花园第1届业主委员会仍在履职且未启动换届，同一小区不能有两届业主委员会同时履职"
+    assert f"「备案」未完成，数据未改变：{reason}" in refusal(
+        street, "file", second.id, filing_date=TODAY, filing_opinion="同意", term_start=TODAY,
+        term_end=TODAY + timedelta(days=365))
+    second = committee(app, estate, term_no=2)
+    assert second.state == CommitteeState.ELECTED and second.filing_date is None
+
+
 def _second_term_in_office(app, street, estate):
     new_committee(street, estate, term_no=2, prepared_on=TODAY - timedelta(days=2))
     second = committee(app, estate, term_no=2)
@@ -260,7 +358,7 @@ def test_an_impossible_date_is_refused(app, street, estate):
     r = street.post("/admin/owners_committee/new/", {"estate": str(estate), "term_no": "1",
                                                      "prepared_on": "2026-02-30", "community_rep": "x"})
     assert r.status_code == 200
-    assert "日期" in r.text  # WTForms' Chinese message sits under the 筹备组成立日期 field
+    assert field_errors(r.text, "prepared_on") == ["不是有效的日期值。"]
     with app.app_context():
         assert db.session.scalar(db.select(OwnersCommittee).where(OwnersCommittee.estate_id == estate)) is None
 

@@ -87,9 +87,25 @@ def test_duplicate_keys_in_the_file_and_in_the_database(app, client_for):
         HEADERS, ["重复小区", "江滨社区", "", "一类", "", 10], ["重复小区", "江滨社区", "", "一类", "", 10],
         ["永乐花园", "江滨社区", "", "一类", "", 10]]), "重复.xlsx").text
     found = problems(page)
-    assert "第3行「小区名称」：与第2行重复" in found
-    assert any(p.startswith("第4行「小区名称」：“永乐花园”已存在") for p in found)
+    # an estate's name is unique within its community (two communities may share one)
+    assert "第3行「所属社区、小区名称」：与第2行重复" in found
+    assert any(p.startswith("第4行「所属社区、小区名称」：“江滨社区、永乐花园”已存在") for p in found)
+    assert "第4行「小区名称」：江滨社区已有名为“永乐花园”的小区" in found
     assert count_estates(app, "重复小区") == 0
+
+
+def test_an_estate_named_like_one_in_another_community_is_imported(app, client_for):
+    street = client_for("street")
+    page = upload(street, "estate", xlsx([HEADERS, ["永乐花园", "后溪洋社区", "", "二类", "", 40]]),
+                  "同名.xlsx").text
+    assert "检查通过：共 1 行" in page, problems(page)
+    commit = re.search(r'action="([^"]+/commit/)"', page).group(1)
+    assert "已导入 1 条记录" in street.post(commit, {}, follow_redirects=True).text
+    with app.app_context():
+        from models.governance import Community
+        homes = db.session.scalars(db.select(Community.name).join(Estate.community)
+                                   .where(Estate.name == "永乐花园")).all()
+    assert sorted(homes) == ["后溪洋社区", "江滨社区"]
 
 
 def test_gb18030_csv_from_excel_on_chinese_windows(app, client_for):

@@ -3,7 +3,8 @@ the 25 indicators (篇3 二), inspections against them, and rectifications.
 
 The group is made of four kinds of representative — 居委会社工代表, 社区业主代表,
 社委会代表, 物业公司代表 — and is led by the 社委会主任. It cannot be activated
-while a kind is missing or it has no leader or two.
+while a kind is missing or it has no leader or two, and while it is active no change
+of its members may leave it so.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from sqlalchemy import (Boolean, Column, Date, ForeignKey, Integer, Numeric, Str
 from sqlalchemy.orm import Mapped, mapped_column
 
 from . import TimestampMixin, db, now
-from .declare import (ChoiceType, Choices, Invalid, ModelAdmin, Perms, Role, Upload, computed, field,
-                      figure, relation)
+from .declare import (ChoiceType, Choices, Invalid, ModelAdmin, Perms, Refused, Role, Upload, computed,
+                      field, figure, relation)
 from .estates import Estate
+from .locks import being_deleted, changed, is_new, was
 from .workflow import Clock, Param, Transition, Workflow
 
 
@@ -83,11 +85,12 @@ class FourInOneGroup(TimestampMixin, db.Model):
         if not (self.name or "").strip() and self.estate is not None:
             self.name = f"{self.estate.name}四位一体监督小组"
 
-    def problems(self) -> list[str]:
-        """Why the group is not complete, in the words the screen shows."""
-        kinds = {m.kind for m in self.members}
+    def problems(self, members: list["FourInOneMember"] | None = None) -> list[str]:
+        """Why the group (or these members of it) is not complete, in the words the screen shows."""
+        members = self.members if members is None else members
+        kinds = {m.kind for m in members}
         missing = [k.label for k in RepKind if k not in kinds]
-        leaders = [m for m in self.members if m.is_leader]
+        leaders = [m for m in members if m.is_leader]
         out = []
         if missing:
             out.append("缺少" + "、".join(missing))
@@ -98,6 +101,18 @@ class FourInOneGroup(TimestampMixin, db.Model):
     def guard_activate(self) -> str | None:
         problems = self.problems()
         return "；".join(problems) if problems else None
+
+    def incomplete_after(self) -> str | None:
+        """Why this write may not leave an active group as it would be: the members it
+        keeps (none deleted, none moved to another group) must still make it complete."""
+        if self.state != GroupState.ACTIVE or being_deleted(self):
+            return None
+        staying = [m for m in self.members if not being_deleted(m) and m.group is self]
+        problems = self.problems(staying)
+        if not problems:
+            return None
+        return (f"{self}正在运行，这样修改后小组将不完整（{'；'.join(problems)}）；"
+                "请先补充同类代表，或先暂停小组")
 
     def suspend(self, suspended_reason: str) -> None:
         self.suspended_reason = suspended_reason
@@ -137,6 +152,18 @@ class FourInOneMember(TimestampMixin, db.Model):
     def clean(self) -> None:
         if self.is_leader and self.kind != RepKind.RESIDENTS_COMMITTEE:
             raise Invalid({"is_leader": "组长由社委会主任担任，应为「社委会代表」"})
+        touched = changed(self, "kind", "is_leader", "group")
+        if not (is_new(self) or touched):
+            return
+        for group in {self.group, was(self, "group")} - {None}:  # a moved member leaves its old group
+            reason = group.incomplete_after()
+            if reason:
+                raise Invalid({(touched or ["kind"])[0]: reason})
+
+    def clean_delete(self) -> None:
+        reason = self.group.incomplete_after() if self.group is not None else None
+        if reason:
+            raise Refused(f"不能删除{self}：{reason}")
 
 
 _members = select(func.count(FourInOneMember.id)).where(

@@ -507,3 +507,94 @@ def test_a_computed_indicator_names_one_of_the_rates_the_records_give(app, clien
     # every code offered is a rate the records give, and every rate is offered
     with app.app_context():
         assert {r.code for r in service_rates([], TODAY, TODAY)} == set(RateCode)
+
+
+# -- annual assessment: final is final, until 退回重评 -------------------------------------
+
+
+def sheet_of(app, **where) -> Assessment:
+    with app.app_context():
+        row = db.session.scalar(db.select(Assessment).filter_by(**where))
+        row.items, row.total_score  # loaded before leaving the session
+        db.session.expunge_all()
+        return row
+
+
+def test_a_final_sheet_and_its_items_are_read_only_until_reopened(app, client_for):
+    from models.estates import PropertyCompany
+    street = client_for("street")
+    with app.app_context():
+        draft = db.session.scalar(db.select(Assessment).where(Assessment.state == "draft",
+                                                               Assessment.company_id.isnot(None)))
+        sheet_id, company_id, year = draft.id, draft.company_id, draft.year
+        company = db.session.get(PropertyCompany, company_id).name
+    r = transition(street, "assessment", "finalize", sheet_id, assessed_on=TODAY, outcome="pass",
+                   opinion="服务规范")
+    assert r.status_code == 302, flashes(r.text)
+    sheet = sheet_of(app, id=sheet_id)
+    total, first = sheet.total_score, sheet.items[0]
+    item_form = {"assessment": str(sheet_id), "seq": str(first.seq), "item": first.item,
+                 "weight": str(first.weight), "score": str(first.score - 10)}
+    locked = "该考评表已定稿，不能修改；如需更改，请先「退回重评」"
+
+    def refused(response, message=locked) -> None:
+        assert message in " ".join(flashes(response.text)), flashes(response.text)
+
+    refused(street.post("/admin/assessment_item/new/", {
+        "assessment": str(sheet_id), "seq": "9", "item": "加分项", "weight": "5", "score": "5"}))
+    refused(street.post(f"/admin/assessment_item/edit/?id={first.id}", item_form))
+    refused(street.post("/admin/assessment_item/delete/", {"id": str(first.id)}, follow_redirects=True),
+            f"不能删除考评项目「{first.item}」：该考评表已定稿")
+    refused(street.post("/admin/assessment_item/action/", {"action": "delete", "rowid": str(first.id)},
+                        follow_redirects=True), "该考评表已定稿")
+    sheet_form = {"year": str(year), "subject_kind": "company", "company": str(company_id),
+                  "assessor": "街道物业办"}
+    refused(street.post(f"/admin/assessment/edit/?id={sheet_id}", {
+        **sheet_form, "items-0-id": str(first.id), "items-0-seq": str(first.seq), "items-0-item": first.item,
+        "items-0-weight": str(first.weight), "items-0-score": str(first.score - 10)}))
+    refused(street.post(f"/admin/assessment/edit/?id={sheet_id}", {**sheet_form, "assessor": "别人"}))
+    refused(street.post("/admin/assessment/delete/", {"id": str(sheet_id)}, follow_redirects=True),
+            "该考评表已定稿，不能删除")
+    after = sheet_of(app, id=sheet_id)
+    assert after.total_score == total and len(after.items) == len(sheet.items)
+    assert after.state.value == "final" and after.outcome.value == "pass" and after.assessor == "街道物业办"
+
+    # reopened, it has no outcome until it is finalised again — and the review follows
+    transition(street, "assessment", "reopen", sheet_id)
+    reopened = sheet_of(app, id=sheet_id)
+    assert reopened.state.value == "draft" and reopened.outcome is None and reopened.assessed_on is None
+    r = street.post(f"/admin/assessment_item/edit/?id={first.id}", item_form)
+    assert r.status_code == 302, flashes(r.text)
+    assert sheet_of(app, id=sheet_id).total_score == total - 10
+    transition(street, "assessment", "finalize", sheet_id, assessed_on=TODAY, outcome="correct",
+               opinion="服务质量下降", correction_deadline=(TODAY + timedelta(days=60)).isoformat())
+    with app.app_context():
+        review = db.session.scalar(db.select(CompanyReview).where(
+            CompanyReview.company_id == company_id, CompanyReview.year == year))
+        assert (review.rating.label, review.opinion) == ("基本合格", "服务质量下降"), company
+
+
+def test_the_printed_sheet_shows_each_linked_indicators_figure(app, client_for):
+    """The evidence beside an item: the indicator over the sheet's year for the subject's estates."""
+    from datetime import date
+    from models.governance import Community
+    street, committee = client_for("street"), client_for("committee")
+    year = TODAY.year - 2                                  # a year of its own, before the demo's records
+    for day, value in ((date(year, 6, 10), "95"), (date(year, 9, 10), "97")):
+        r = inspect(committee, app, "永乐花园", {"路灯完好率": value}, day=day)
+        assert r.status_code == 302, flashes(r.text)
+    r = street.post("/admin/assessment/new/", {"year": str(year), "subject_kind": "community",
+                                               "community": str(row_id(app, Community, name="江滨社区")),
+                                               "assessor": "街道物业办"})
+    assert r.status_code == 302, flashes(r.text)
+    sheet_id = row_id(app, Assessment, year=year, community_id=row_id(app, Community, name="江滨社区"))
+    for seq, (item, indicator) in enumerate((("公共照明", "路灯完好率"), ("维修及时", "房屋零修、急修及时率")), 1):
+        r = street.post("/admin/assessment_item/new/", {
+            "assessment": str(sheet_id), "seq": str(seq), "item": item, "weight": "10", "score": "8",
+            "indicator": str(indicator_id(app, indicator))})
+        assert r.status_code == 302, flashes(r.text)
+    page = street.get(f"/admin/assessment/print/?id={sheet_id}").text
+    evidence = [" ".join(re.sub(r"<[^>]+>", "", e).split())
+                for e in re.findall(r'class="indicator-evidence">(.*?)</span>', page, re.S)]
+    assert evidence == [f"（指标：路灯完好率，{year}年检查值 97%，目标 = 100%，未达标）",   # the latest reading
+                        f"（指标：房屋零修、急修及时率，{year}年无数据，目标 ≥ 99%）"]

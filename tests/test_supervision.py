@@ -236,10 +236,53 @@ def test_a_photo_is_kept_and_served_only_within_scope(app, client_for):
     assert outsider.get(f"/admin/inspection_photo/file/?id={photo_id}&column=path").status_code == 404
 
 
-def test_cleaning_checks_short_of_four_a_month_are_flagged(client_for):
-    page = client_for("street").get("/admin/standing/").text
+def cleaning_rows(client, month: str) -> dict[str, tuple[str, str]]:
+    """The cleaning table of the standing page: estate -> (flagged, what it says)."""
+    page = client.get(f"/admin/standing/?month={month}").text
     table = re.search(r'id="cleaning-shortfalls".*?</table>', page, re.S).group(0)
-    assert "贮木场新村" in table and "永乐花园" not in table
+    rows = re.findall(r'<tr class="[^"]*" data-estate="([^"]+)" data-flagged="(yes|no)">(.*?)</tr>', table, re.S)
+    return {name: (flagged, " ".join(re.sub(r"<[^>]+>", " ", cells).split())) for name, flagged, cells in rows}
+
+
+def test_cleaning_checks_short_of_four_are_flagged_once_the_month_cannot_make_it_up(app, client_for, monkeypatch):
+    """Four cleaning checks a month (篇2), for estates whose four-in-one group is active —
+    here 永乐花园, 后溪公寓小区 and 贮木场新村. Dated in a past year, away from the demo's."""
+    from datetime import date, datetime
+    street = client_for("street")
+    year = TODAY.year - 1
+
+    def clean_check(estate: str, day: date) -> None:
+        r = inspect(street, app, estate, {"清洁、保洁率": "99"}, kind="cleaning", day=day,
+                    extra={"members": str(member_of(app, estate))})
+        assert r.status_code == 302, flashes(r.text)
+
+    for d in (2, 9, 16, 23):                            # May: four days
+        clean_check("永乐花园", date(year, 5, d))
+    for d in (3, 10, 10, 17):                           # four reports, but on three days
+        clean_check("后溪公寓小区", date(year, 5, d))
+    clean_check("永乐花园", date(year, 6, 2))
+    clean_check("永乐花园", date(year, 6, 2))           # the same day twice: one check
+    clean_check("后溪公寓小区", date(year, 6, 28))
+
+    # as seen on 28 June: three days left (28, 29, 30)
+    monkeypatch.setattr("models.standing.now", lambda: datetime(year, 6, 28, 9, 0))
+    june = cleaning_rows(street, f"{year}-06")
+    assert june["永乐花园"] == ("no", "永乐花园 江滨社区 1 本月已 1 次，还需 3 次（剩余 3 天）")
+    assert june["后溪公寓小区"][0] == "yes"              # checked today; two days cannot make three more
+    assert "本月已 1 次，剩余 2 天，已不能达到四次" in june["后溪公寓小区"][1]
+    assert june["贮木场新村"][0] == "yes" and "本月已 0 次，剩余 3 天" in june["贮木场新村"][1]
+
+    # May is over: below four is short, however it came about
+    may = cleaning_rows(street, f"{year}-05")
+    assert "永乐花园" not in may
+    assert may["后溪公寓小区"] == ("yes", "后溪公寓小区 后溪洋社区 3 不足四次")
+    assert may["贮木场新村"] == ("yes", "贮木场新村 黄山社区 0 不足四次")
+    # estates whose group is not active are not supervised this way
+    assert "黄山新村一路" not in may and "双龙小区" not in may
+
+    # early in the month nothing is flagged yet: every estate still has time
+    monkeypatch.setattr("models.standing.now", lambda: datetime(year, 6, 1, 9, 0))
+    assert all(flagged == "no" for flagged, _ in cleaning_rows(street, f"{year}-06").values())
 
 
 def test_the_assessment_sheet_prints_with_scores_and_outcome(app, client_for):

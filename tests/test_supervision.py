@@ -641,3 +641,13 @@ def test_the_printed_sheet_shows_each_linked_indicators_figure(app, client_for):
                 for e in re.findall(r'class="indicator-evidence">(.*?)</span>', page, re.S)]
     assert evidence == [f"（指标：路灯完好率，{year}年检查值 97%，目标 = 100%，未达标）",   # the latest reading
                         f"（指标：房屋零修、急修及时率，{year}年无数据，目标 ≥ 99%）"]
+
+
+def test_a_committee_member_sees_their_open_rectifications_first(app, client_for):
+    committee = client_for("committee")
+    open_rectification(app, committee, replied=False)
+    home = committee.get("/admin/").text
+    assert "消防通道堆放杂物" in home
+    assert home.index('id="open-rectifications"') < home.index('id="stat-communities"') < home.index('id="attention"')
+    street = client_for("street").get("/admin/").text      # the street office reads its overview first
+    assert street.index('id="dashboard"') < street.index('id="open-rectifications"')

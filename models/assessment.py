@@ -3,22 +3,26 @@
 A score sheet per subject and year: items with weights and scores, evidence linked to
 inspections and indicators; the total is computed. Finalising records the outcome —
 commendation (表彰), pass, criticism (通报批评) or correction by a date (限期改正) — and,
-for a company, passes the opinion to its annual review (年审).
+for a company, passes the opinion to its annual review (年审). A final sheet — its
+subject and its items — is read-only: 退回重评 reopens it, and finalising again writes
+the outcome and the review anew, so they can never disagree with the scores.
 """
 
 from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import (Date, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint, func,
+from sqlalchemy import (Date, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint, func, or_,
                         select)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from . import TimestampMixin, db, now
-from .declare import ChoiceType, Choices, Invalid, ModelAdmin, Perms, Role, field, figure, relation
-from .estates import CompanyReview, PropertyCompany, ReviewRating
+from .declare import ChoiceType, Choices, Invalid, ModelAdmin, Perms, Refused, Role, field, figure, relation
+from .estates import CompanyReview, Estate, PropertyCompany, ReviewRating, ServiceContract
 from .governance import Community
+from .locks import being_deleted, changed, is_new, was
 from .supervision import Indicator, Inspection
 from .workflow import Param, Transition, Workflow
 
@@ -90,9 +94,13 @@ class Assessment(TimestampMixin, db.Model):
                                      help="考评结果为限期改正时必填"),
                                Param("opinion", "考评意见", "textarea"))),
             Transition("reopen", "退回重评", source=(AssessmentState.FINAL,), target=AssessmentState.DRAFT,
-                       roles=ASSESSORS, style="secondary"),
+                       roles=ASSESSORS, style="secondary",
+                       confirm="退回重评后须重新定稿；确定吗？"),
         )),
     )
+
+    # What the scores are about; the outcome fields change only by 定稿 and 退回重评.
+    SUBJECT = ("year", "subject_kind", "community", "company", "assessor")
 
     def __str__(self) -> str:
         return f"{self.year}年度考评：{self.subject_name or ''}"
@@ -111,6 +119,39 @@ class Assessment(TimestampMixin, db.Model):
         if self.subject_kind == SubjectKind.COMPANY and self.company is not None:
             self.pass_to_review()
 
+    def reopen(self) -> None:
+        """A sheet being rescored has no outcome until it is finalised again."""
+        self.assessed_on = self.outcome = self.correction_deadline = None
+
+    def locked(self) -> str | None:
+        """Why the sheet is read-only: it was final before this write."""
+        if was(self, "state") == AssessmentState.FINAL:
+            return "该考评表已定稿，不能修改；如需更改，请先「退回重评」"
+        return None
+
+    def clean_delete(self) -> None:
+        if self.locked():
+            raise Refused("该考评表已定稿，不能删除；如需更改，请先「退回重评」")
+
+    def estate_ids(self) -> Any:
+        """The estates the sheet is about: the community's, or those the company served that year."""
+        if self.community_id is not None:
+            return select(Estate.id).where(Estate.community_id == self.community_id)
+        first, last = date(self.year, 1, 1), date(self.year, 12, 31)
+        return select(ServiceContract.estate_id).where(
+            ServiceContract.company_id == self.company_id, ServiceContract.start_on <= last,
+            or_(ServiceContract.end_on.is_(None), ServiceContract.end_on >= first))
+
+    def indicator_standing(self) -> dict[int, Any]:
+        """indicator id -> its standing over the year for the subject's estates: the
+        evidence printed beside each item linked to an indicator."""
+        from .standing import standing
+
+        if not any(i.indicator_id for i in self.items) or not self.year:
+            return {}
+        rows = standing(self.estate_ids(), date(self.year, 1, 1), date(self.year, 12, 31))
+        return {r.indicator.id: r for r in rows}
+
     def pass_to_review(self) -> None:
         """The company's opinion for this year is the assessment's (篇5 二(二)1)."""
         review = db.session.scalar(select(CompanyReview).where(
@@ -123,6 +164,9 @@ class Assessment(TimestampMixin, db.Model):
         review.reviewer = self.assessor or "街道物业管理办公室"
 
     def clean(self) -> None:
+        touched = changed(self, *self.SUBJECT)
+        if touched and self.locked():
+            raise Invalid({touched[0]: self.locked()})
         errors: dict[str, str] = {}
         if self.subject_kind == SubjectKind.COMMUNITY:
             if self.community is None:
@@ -176,11 +220,21 @@ class AssessmentItem(db.Model):
         return self.item or "考评项目"
 
     def clean(self) -> None:
+        if is_new(self) or changed(self, "assessment", "seq", "item", "weight", "score", "evidence",
+                                   "indicator", "inspection"):
+            for sheet in {self.assessment, was(self, "assessment")} - {None}:  # the old one too, if moved
+                if sheet.locked():
+                    raise Invalid({"assessment": sheet.locked()})
         if self.score is not None and self.weight is not None and self.score > self.weight:
             raise Invalid({"score": f"得分不能超过该项分值（{self.weight}）"})
         if self.inspection is not None and self.assessment is not None and self.assessment.community is not None \
                 and self.inspection.estate.community_id != self.assessment.community_id:
             raise Invalid({"inspection": "所选检查不属于被考评的社区"})
+
+    def clean_delete(self) -> None:
+        sheet = self.assessment
+        if sheet is not None and not being_deleted(sheet) and sheet.locked():
+            raise Refused(f"不能删除考评项目「{self}」：该考评表已定稿；如需更改，请先「退回重评」")
 
 
 Assessment.total_score = figure("总得分", select(func.coalesce(func.sum(AssessmentItem.score), 0)).where(

@@ -20,14 +20,25 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 
 from . import db, now
+from .declare import Choices
 from .casework import Complaint, ComplaintKind, RepairTicket, TicketState
 from .estates import Estate
 from .funds import fee_collection
 
 
+class RateCode(Choices):
+    """The rates computed here: what a computed indicator's 计算口径 may name."""
+
+    REPAIR_TIMELY = "repair_timely", "房屋零修、急修及时率"
+    REPAIR_CALLBACK = "repair_callback", "维修服务回访率"
+    COMPLAINT_HANDLED = "complaint_handled", "有效投诉处理率"
+    COMPLAINT_RATE = "complaint_rate", "用户有效投诉率"
+    FEE_COLLECTION = "fee_collection", "管理费收缴率"
+
+
 @dataclass
 class Rate:
-    code: str
+    code: RateCode
     label: str
     numerator: int | Decimal
     denominator: int | Decimal
@@ -72,13 +83,14 @@ def service_rates(estate_ids: Any, start: date, end: date) -> list[Rate]:
     households = _count(select(func.coalesce(func.sum(Estate.households), 0)).where(
         Estate.id.in_(estate_ids)))
 
+    R = RateCode
     return [
-        Rate("repair_timely", "房屋零修、急修及时率", on_time, completed + open_late,
+        Rate(R.REPAIR_TIMELY, R.REPAIR_TIMELY.label, on_time, completed + open_late,
              "按时完工数 ÷（已完工数 + 已超期未完工数）"),
-        Rate("repair_callback", "维修服务回访率", called_back, completed, "已回访数 ÷ 已完工数"),
-        Rate("complaint_handled", "有效投诉处理率", valid_resolved, valid_total,
+        Rate(R.REPAIR_CALLBACK, R.REPAIR_CALLBACK.label, called_back, completed, "已回访数 ÷ 已完工数"),
+        Rate(R.COMPLAINT_HANDLED, R.COMPLAINT_HANDLED.label, valid_resolved, valid_total,
              "已办结的有效投诉 ÷ 有效投诉"),
-        Rate("complaint_rate", "用户有效投诉率", valid_total, households, "有效投诉数 ÷ 住户数"),
-        Rate("fee_collection", "管理费收缴率", *fee_collection(estate_ids, start, end),
+        Rate(R.COMPLAINT_RATE, R.COMPLAINT_RATE.label, valid_total, households, "有效投诉数 ÷ 住户数"),
+        Rate(R.FEE_COLLECTION, R.FEE_COLLECTION.label, *fee_collection(estate_ids, start, end),
              "实收 ÷ 应收（所涉年度的物业费收缴记录，元）"),
     ]

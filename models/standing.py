@@ -3,7 +3,8 @@
 Measured indicators: each estate's latest value in the period; for several estates,
 their mean, with how many estates reported and how many miss the target. Computed
 indicators: the rate from the records (models.rates). Also the estates short of the
-four cleaning inspections a month (篇2 保洁方面 2).
+four cleaning inspections a month (篇2 保洁方面 2) — judged on months that are over, and
+on the current month only once it can no longer reach four.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from . import db
+from . import db, now
 from .rates import service_rates
 from .supervision import (Indicator, IndicatorSource, Inspection, InspectionItem, InspectionKind)
 
@@ -69,19 +70,51 @@ def standing(estate_ids: Any, start: date, end: date) -> list[Standing]:
     return out
 
 
-def cleaning_shortfalls(estate_ids: Any, month: date) -> list[tuple[int, int]]:
-    """(estate id, cleaning inspections) for estates under supervision — their four-in-one
-    group is active — with fewer than four in ``month``."""
+@dataclass
+class CleaningCount:
+    estate_id: int
+    days: int                    # days of the month with a cleaning inspection
+    flagged: bool                # short of four, and past making it up
+    days_left: int | None = None  # current month: days still open for one
+
+    @property
+    def needed(self) -> int:
+        return max(CLEANING_PER_MONTH - self.days, 0)
+
+
+def cleaning_shortfalls(estate_ids: Any, month: date) -> list[CleaningCount]:
+    """Estates under supervision — their four-in-one group is active — with fewer than
+    four cleaning inspections in ``month``, counted as days with one (two reports of the
+    same day are one 考核).
+
+    A month that is over is short if it had fewer than four. The current month is only
+    flagged once it can no longer reach four: the days left (today too, unless it has
+    had one) are fewer than the inspections still needed. Until then its estates are
+    listed as progress, not as shortfalls — early in a month every estate is below four.
+    A month not begun has nothing to show."""
     from .supervision import FourInOneGroup, GroupState
 
-    supervised = select(FourInOneGroup.estate_id).where(
-        FourInOneGroup.estate_id.in_(estate_ids), FourInOneGroup.state == GroupState.ACTIVE.value)
+    today = now().date()
     first = month.replace(day=1)
     last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
-    counts = dict(db.session.execute(
-        select(Inspection.estate_id, func.count()).where(
+    if first > today:
+        return []
+    supervised = select(FourInOneGroup.estate_id).where(
+        FourInOneGroup.estate_id.in_(estate_ids), FourInOneGroup.state == GroupState.ACTIVE.value)
+    counts = {e: (n, latest) for e, n, latest in db.session.execute(
+        select(Inspection.estate_id, func.count(func.distinct(Inspection.inspected_on)),
+               func.max(Inspection.inspected_on)).where(
             Inspection.estate_id.in_(estate_ids), Inspection.kind == InspectionKind.CLEANING.value,
             Inspection.inspected_on >= first, Inspection.inspected_on <= last)
-        .group_by(Inspection.estate_id)).all())
-    return [(e, counts.get(e, 0)) for e in db.session.scalars(supervised)
-            if counts.get(e, 0) < CLEANING_PER_MONTH]
+        .group_by(Inspection.estate_id))}
+    out = []
+    for estate_id in db.session.scalars(supervised):
+        days, latest = counts.get(estate_id, (0, None))
+        if days >= CLEANING_PER_MONTH:
+            continue
+        if last < today:
+            out.append(CleaningCount(estate_id, days, flagged=True))
+            continue
+        left = (last - today).days + (0 if latest == today else 1)
+        out.append(CleaningCount(estate_id, days, flagged=days + left < CLEANING_PER_MONTH, days_left=left))
+    return sorted(out, key=lambda c: (not c.flagged, c.days))

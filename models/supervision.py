@@ -3,7 +3,12 @@ the 25 indicators (篇3 二), inspections against them, and rectifications.
 
 The group is made of four kinds of representative — 居委会社工代表, 社区业主代表,
 社委会代表, 物业公司代表 — and is led by the 社委会主任. It cannot be activated
-while a kind is missing or it has no leader or two.
+while a kind is missing or it has no leader or two, and while it is active no change
+of its members may leave it so.
+
+An inspection reported to the street is the street's record: it, its readings and its
+photos are read-only until the street returns it (退回修改). A rectification's deadline
+is fixed when it is raised, and it is verified by an inspector of that estate.
 """
 
 from __future__ import annotations
@@ -17,9 +22,11 @@ from sqlalchemy import (Boolean, Column, Date, ForeignKey, Integer, Numeric, Str
 from sqlalchemy.orm import Mapped, mapped_column
 
 from . import TimestampMixin, db, now
-from .declare import (ChoiceType, Choices, Invalid, ModelAdmin, Perms, Role, Upload, computed, field,
-                      figure, relation)
+from .declare import (ChoiceType, Choices, Invalid, ModelAdmin, Perms, Refused, Role, Upload, computed,
+                      field, figure, relation)
 from .estates import Estate
+from .locks import being_deleted, changed, is_new, was
+from .rates import RateCode
 from .workflow import Clock, Param, Transition, Workflow
 
 
@@ -83,11 +90,12 @@ class FourInOneGroup(TimestampMixin, db.Model):
         if not (self.name or "").strip() and self.estate is not None:
             self.name = f"{self.estate.name}四位一体监督小组"
 
-    def problems(self) -> list[str]:
-        """Why the group is not complete, in the words the screen shows."""
-        kinds = {m.kind for m in self.members}
+    def problems(self, members: list["FourInOneMember"] | None = None) -> list[str]:
+        """Why the group (or these members of it) is not complete, in the words the screen shows."""
+        members = self.members if members is None else members
+        kinds = {m.kind for m in members}
         missing = [k.label for k in RepKind if k not in kinds]
-        leaders = [m for m in self.members if m.is_leader]
+        leaders = [m for m in members if m.is_leader]
         out = []
         if missing:
             out.append("缺少" + "、".join(missing))
@@ -98,6 +106,18 @@ class FourInOneGroup(TimestampMixin, db.Model):
     def guard_activate(self) -> str | None:
         problems = self.problems()
         return "；".join(problems) if problems else None
+
+    def incomplete_after(self) -> str | None:
+        """Why this write may not leave an active group as it would be: the members it
+        keeps (none deleted, none moved to another group) must still make it complete."""
+        if self.state != GroupState.ACTIVE or being_deleted(self):
+            return None
+        staying = [m for m in self.members if not being_deleted(m) and m.group is self]
+        problems = self.problems(staying)
+        if not problems:
+            return None
+        return (f"{self}正在运行，这样修改后小组将不完整（{'；'.join(problems)}）；"
+                "请先补充同类代表，或先暂停小组")
 
     def suspend(self, suspended_reason: str) -> None:
         self.suspended_reason = suspended_reason
@@ -137,6 +157,18 @@ class FourInOneMember(TimestampMixin, db.Model):
     def clean(self) -> None:
         if self.is_leader and self.kind != RepKind.RESIDENTS_COMMITTEE:
             raise Invalid({"is_leader": "组长由社委会主任担任，应为「社委会代表」"})
+        touched = changed(self, "kind", "is_leader", "group")
+        if not (is_new(self) or touched):
+            return
+        for group in {self.group, was(self, "group")} - {None}:  # a moved member leaves its old group
+            reason = group.incomplete_after()
+            if reason:
+                raise Invalid({(touched or ["kind"])[0]: reason})
+
+    def clean_delete(self) -> None:
+        reason = self.group.incomplete_after() if self.group is not None else None
+        if reason:
+            raise Refused(f"不能删除{self}：{reason}")
 
 
 _members = select(func.count(FourInOneMember.id)).where(
@@ -187,8 +219,8 @@ class Indicator(TimestampMixin, db.Model):
     unit: Mapped[IndicatorUnit] = field(ChoiceType(IndicatorUnit), "单位")
     source: Mapped[IndicatorSource] = field(ChoiceType(IndicatorSource), "来源",
                                             default=IndicatorSource.MEASURED)
-    rate_code: Mapped[str | None] = field(String(40), "计算口径",
-                                          help="由记录计算的指标：对应服务指标中的比率")
+    rate_code: Mapped[RateCode | None] = field(ChoiceType(RateCode), "计算口径",
+                                               help="由记录计算的指标：从报修、投诉、物业费收缴记录算出的比率")
     basis: Mapped[str | None] = field(String(60), "出处", help="如：篇3 二.2")
     note: Mapped[str | None] = field(Text, "说明")
     is_reference: Mapped[bool] = field(Boolean, "原文指标", default=False)
@@ -233,7 +265,9 @@ class Indicator(TimestampMixin, db.Model):
 
     def clean(self) -> None:
         if self.source == IndicatorSource.COMPUTED and not self.rate_code:
-            raise Invalid({"rate_code": "由记录计算的指标须填写计算口径"})
+            raise Invalid({"rate_code": "由记录计算的指标须选择计算口径"})
+        if self.source == IndicatorSource.MEASURED and self.rate_code:
+            raise Invalid({"rate_code": "由监督检查测量的指标不选计算口径（检查值即其数据）"})
         if self.unit == IndicatorUnit.PERCENT and self.target is not None and self.target > 100:
             raise Invalid({"target": "百分比目标不能超过 100"})
 
@@ -281,6 +315,7 @@ class Inspection(TimestampMixin, db.Model):
                                        index=True)
     submitted_on: Mapped[date | None] = field(Date, "报送日期")
     received_on: Mapped[date | None] = field(Date, "接收日期")
+    returned_reason: Mapped[str | None] = field(Text, "退回原因", help="街道最近一次退回修改的原因")
 
     estate: Mapped[Estate] = relation("小区")
     members: Mapped[list[FourInOneMember]] = relation("检查人（四位一体成员）", secondary=inspection_member)
@@ -296,7 +331,7 @@ class Inspection(TimestampMixin, db.Model):
         search=("findings",), filters=("estate", "kind", "state", "inspected_on"), sort="-inspected_on",
         form_columns=("estate", "inspected_on", "kind", "members", "staff", "findings"),
         details_columns=("estate", "inspected_on", "kind", "members", "staff", "items", "findings",
-                         "photos", "state", "submitted_on", "received_on"),
+                         "photos", "state", "submitted_on", "received_on", "returned_reason"),
         inline=("items", "photos"),
         perms=Perms(create=INSPECTORS, edit=INSPECTORS, delete=(Role.STREET_STAFF,)),
         scope="estate_id",
@@ -308,10 +343,15 @@ class Inspection(TimestampMixin, db.Model):
             Transition("receive", "街道接收", source=(R.SUBMITTED,), target=R.RECEIVED,
                        roles=(Role.STREET_STAFF,), style="success",
                        params=(Param("received_on", "接收日期", "date"),)),
-            Transition("return_draft", "退回修改", source=(R.SUBMITTED,), target=R.DRAFT,
-                       roles=(Role.STREET_STAFF,), style="secondary"),
+            # the only way to change a reported inspection: the street sends it back, saying why
+            Transition("return_draft", "退回修改", source=(R.SUBMITTED, R.RECEIVED), target=R.DRAFT,
+                       roles=(Role.STREET_STAFF,), style="secondary",
+                       params=(Param("returned_reason", "退回原因", "textarea"),)),
         )),
     )
+
+    # What a report to the street says; the workflow's own fields change only by transitions.
+    CONTENT = ("estate", "inspected_on", "kind", "findings", "members", "staff")
 
     def __str__(self) -> str:
         when = f"{self.inspected_on:%Y-%m-%d}" if self.inspected_on else ""
@@ -335,8 +375,28 @@ class Inspection(TimestampMixin, db.Model):
     def receive(self, received_on: date) -> None:
         self.received_on = received_on
 
+    def return_draft(self, returned_reason: str) -> None:
+        self.returned_reason = returned_reason
+        self.submitted_on = self.received_on = None
+
+    def locked(self, refusal: str = "不能再修改") -> str | None:
+        """Why the inspection is read-only (``None`` while a draft): it was reported
+        before this write, and only the street's 退回修改 reopens it."""
+        state = was(self, "state")
+        if state in (None, ReportState.DRAFT):
+            return None
+        return f"该检查{state.label}，{refusal}；如需更正，请街道管理员「退回修改」"
+
+    def clean_delete(self) -> None:
+        reason = self.locked("不能删除")
+        if reason:
+            raise Refused(reason)
+
     def clean(self) -> None:
         errors: dict[str, str] = {}
+        touched = changed(self, *self.CONTENT)
+        if touched and self.locked():
+            raise Invalid({touched[0]: self.locked()})
         if self.inspected_on and self.inspected_on > now().date():
             errors["inspected_on"] = "检查日期不能晚于今天"
         if not self.members and not self.staff:
@@ -345,8 +405,7 @@ class Inspection(TimestampMixin, db.Model):
             strangers = [m.name for m in self.members if m.group is None or m.group.estate_id != self.estate.id]
             if strangers:
                 errors["members"] = f"{'、'.join(strangers)}不是{self.estate}四位一体监督小组的成员"
-            outsiders = [s.name for s in self.staff if s.unit is None or s.unit.kind.value != "supervision_group"
-                         or s.unit.community_id != self.estate.community_id]
+            outsiders = [s.name for s in self.staff if not supervises(s, self.estate)]
             if outsiders:
                 errors["staff"] = f"{'、'.join(outsiders)}不是{self.estate.community}物业管理监督小组的工作人员"
         if errors:
@@ -385,7 +444,11 @@ class InspectionItem(db.Model):
     def meets_target(self) -> bool | None:
         return self.indicator.meets(self.value) if self.indicator else None
 
+    def clean_delete(self) -> None:
+        refuse_deleting_if_reported(self)
+
     def clean(self) -> None:
+        refuse_if_reported(self, "indicator", "value", "note")
         if self.indicator is not None:
             problem = self.indicator.value_problem(self.value)
             if problem:
@@ -416,6 +479,36 @@ class InspectionPhoto(db.Model):
 
     def __str__(self) -> str:
         return self.caption or "照片"
+
+    def clean(self) -> None:
+        refuse_if_reported(self, "path", "caption")
+
+    def clean_delete(self) -> None:
+        refuse_deleting_if_reported(self)
+
+
+def supervises(staff: Any, estate: Estate) -> bool:
+    """Staff of the estate's community supervision group (社区物业管理监督小组) may inspect it."""
+    return staff.unit is not None and staff.unit.kind is not None \
+        and staff.unit.kind.value == "supervision_group" and staff.unit.community_id == estate.community_id
+
+
+def refuse_if_reported(row: Any, *fields: str) -> None:
+    """A reading or photo is part of its inspection's report: new, changed or moved,
+    it is refused once that report went to the street (the old one's too, if moved)."""
+    if not (is_new(row) or changed(row, "inspection", *fields)):
+        return
+    for inspection in {row.inspection, was(row, "inspection")} - {None}:
+        reason = inspection.locked()
+        if reason:
+            raise Invalid({"inspection": reason})
+
+
+def refuse_deleting_if_reported(row: Any) -> None:
+    inspection = row.inspection
+    reason = inspection.locked("不能删除其中的内容") if inspection is not None else None
+    if reason and not being_deleted(inspection):  # deleted with its inspection: that one decides
+        raise Refused(f"不能删除{row}：{reason}")
 
 
 # -- rectifications ---------------------------------------------------------------------
@@ -458,11 +551,18 @@ class Rectification(TimestampMixin, db.Model):
     reply: Mapped[str | None] = field(Text, "整改回复")
     replied_on: Mapped[date | None] = field(Date, "回复日期")
     verified_on: Mapped[date | None] = field(Date, "验证日期")
-    verifier: Mapped[str | None] = field(String(60), "验证人")
+    # who verified: one inspector of this estate, as a link, and the name as it was that day
+    verifier_member_id: Mapped[int | None] = field(
+        ForeignKey("four_in_one_member.id", ondelete="SET NULL"), "验证人（四位一体小组成员）", index=True)
+    verifier_staff_id: Mapped[int | None] = field(
+        ForeignKey("staff_member.id", ondelete="SET NULL"), "验证人（社区监督小组工作人员）", index=True)
+    verifier: Mapped[str | None] = field(String(60), "验证人", help="验证通过时由所选验证人自动记录")
     verification_note: Mapped[str | None] = field(Text, "验证意见")
 
     inspection: Mapped[Inspection] = relation("来源检查")
     estate: Mapped[Estate | None] = relation("小区")
+    verifier_member: Mapped[FourInOneMember | None] = relation("验证人（四位一体小组成员）")
+    verifier_staff: Mapped["StaffMember | None"] = relation("验证人（社区监督小组工作人员）")  # noqa: F821
 
     overdue = DEADLINE.flag("逾期未整改")
 
@@ -485,7 +585,12 @@ class Rectification(TimestampMixin, db.Model):
                                Param("replied_on", "回复日期", "date"))),
             Transition("verify", "验证通过", source=(Q.REPLIED,), target=Q.VERIFIED, roles=INSPECTORS,
                        style="success",
-                       params=(Param("verified_on", "验证日期", "date"), Param("verifier", "验证人"),
+                       params=(Param("verified_on", "验证日期", "date"),
+                               Param("verifier_member", "验证人（四位一体小组成员）", "row", required=False,
+                                     model="FourInOneMember",
+                                     help="本小区四位一体监督小组的成员；本人是该小组成员时可留空，自动记为本人"),
+                               Param("verifier_staff", "验证人（社区监督小组工作人员）", "row", required=False,
+                                     model="StaffMember", help="或：所在社区物业管理监督小组的工作人员"),
                                Param("verification_note", "验证意见", "textarea", required=False))),
             Transition("reject", "验证不通过", source=(Q.REPLIED,), target=Q.OPEN, roles=INSPECTORS,
                        style="warning",
@@ -499,8 +604,39 @@ class Rectification(TimestampMixin, db.Model):
     def answer(self, reply: str, replied_on: date) -> None:
         self.reply, self.replied_on = reply, replied_on
 
-    def verify(self, verified_on: date, verifier: str, verification_note: str | None = None) -> None:
-        self.verified_on, self.verifier, self.verification_note = verified_on, verifier, verification_note
+    def verify(self, verified_on: date, verifier_member: FourInOneMember | None = None,
+               verifier_staff: Any = None, verification_note: str | None = None) -> None:
+        if verifier_member is None and verifier_staff is None:
+            verifier_member = self.acting_member()  # a member verifying in person is recorded as such
+        self.verified_on, self.verification_note = verified_on, verification_note
+        self.verifier_member, self.verifier_staff = verifier_member, verifier_staff
+        chosen = verifier_member or verifier_staff
+        self.verifier = chosen.name if chosen is not None else None
+
+    def acting_member(self) -> FourInOneMember | None:
+        """The four-in-one member of this estate's group whose account is doing this."""
+        from .audit import current_actor
+
+        user_id, _ = current_actor()
+        estate = self.inspection.estate if self.inspection is not None else self.estate
+        if user_id is None or estate is None:
+            return None
+        return db.session.scalar(select(FourInOneMember).join(FourInOneMember.group).where(
+            FourInOneMember.user_id == user_id, FourInOneGroup.estate_id == estate.id).limit(1))
+
+    def verifier_problem(self) -> str | None:
+        """Verification is by an inspector of this estate (篇5 四.4), never by just anyone."""
+        member, staff = self.verifier_member, self.verifier_staff
+        estate = self.inspection.estate if self.inspection is not None else self.estate
+        if member is None and staff is None:
+            return "请选择验证人：本小区四位一体监督小组的成员，或所在社区物业管理监督小组的工作人员"
+        if member is not None and staff is not None:
+            return "验证人只选一位：四位一体小组成员或监督小组工作人员"
+        if member is not None and (member.group is None or member.group.estate_id != estate.id):
+            return f"{member.name}不是{estate}四位一体监督小组的成员"
+        if staff is not None and not supervises(staff, estate):
+            return f"{staff.name}不是{estate.community}物业管理监督小组的工作人员"
+        return None
 
     def reject(self, verification_note: str) -> None:
         self.verification_note = verification_note
@@ -510,8 +646,14 @@ class Rectification(TimestampMixin, db.Model):
             self.estate = self.inspection.estate
         today = now().date()
         errors: dict[str, str] = {}
-        if self.raised_on and self.deadline and self.deadline < self.raised_on:
+        if changed(self, "deadline"):
+            errors["deadline"] = "整改期限提出后不能修改（是否逾期以原定期限为准）"
+        elif self.raised_on and self.deadline and self.deadline < self.raised_on:
             errors["deadline"] = "整改期限不能早于提出日期"
+        if self.state == Q.VERIFIED and was(self, "state") != Q.VERIFIED:
+            problem = self.verifier_problem()
+            if problem:
+                errors["verifier_member"] = problem
         if self.inspection is not None and self.raised_on and self.raised_on < self.inspection.inspected_on:
             errors["raised_on"] = "提出日期不能早于检查日期"
         for name, label in (("raised_on", "提出日期"), ("replied_on", "回复日期"), ("verified_on", "验证日期")):

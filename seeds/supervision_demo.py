@@ -99,7 +99,8 @@ def _rectify(inspection: Inspection, rng: random.Random, today: date, still_open
         perform(rect, "answer", Role.ADMIN, {"reply": "已更换灯具", "replied_on": replied})
         verified = replied + timedelta(days=2)
         if verified <= today:
-            perform(rect, "verify", Role.ADMIN, {"verified_on": verified, "verifier": "社工 陈红"})
+            perform(rect, "verify", Role.ADMIN, {"verified_on": verified,
+                                                 "verifier_member": inspection.members[0]})
     db.session.flush()
 
 

@@ -190,6 +190,13 @@ EN = {
     "退回重评": "Reopen for reassessment", "分值": "Weight", "得分": "Score",
     "总得分": "Total score", "满分": "Maximum score", "相关指标": "Related indicator",
     "相关检查": "Related inspection",
+    "退回原因": "Reason for return",
+    "验证人（四位一体小组成员）": "Verified by (four-in-one member)",
+    "验证人（社区监督小组工作人员）": "Verified by (supervision group staff)",
+    "房屋零修、急修及时率": "Timely minor and urgent repairs", "维修服务回访率": "Repair call-back rate",
+    "有效投诉处理率": "Valid complaints resolved", "用户有效投诉率": "Valid complaints per household",
+    "管理费收缴率": "Management fee collection rate",
+    "退回重评后须重新定稿；确定吗？": "A reopened sheet must be finalised again. Continue?",
     # casework and self-governance actions
     "受理（属服务范围）": "Accept (in scope)", "不在服务范围（告知/转介）": "Out of scope (advise / refer)",
     "判定": "Decision", "咨询意见或转介电话": "Advice or referral number", "派单": "Dispatch",

@@ -90,10 +90,12 @@ class StandingView(ScopedPage):
         error = "开始日期不能晚于结束日期" if start > end else None
         rows = [] if error else standing(chosen, start, end)
         names = {e.id: e for e in estates}
-        shortfalls = [(names[e], n) for e, n in cleaning_shortfalls(chosen, month)]
+        shortfalls = [(names[c.estate_id], c) for c in cleaning_shortfalls(chosen, month)]
         return self.render("admin/standing.html", rows=rows, estates=estates, communities=communities,
                            streets=streets, start=start, end=end, month=month, level=level, key=key,
-                           error=error, estate_count=len(chosen), shortfalls=shortfalls)
+                           error=error, estate_count=len(chosen), shortfalls=shortfalls,
+                           month_over=month.replace(day=1) < today.replace(day=1),
+                           month_ahead=month.replace(day=1) > today)
 
     def streets(self) -> list[Any]:
         from models.governance import Street

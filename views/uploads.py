@@ -4,7 +4,9 @@
   before it is kept;
 * files are stored under ``instance/<folder>/`` with random names (a user's Chinese
   file name cannot clash or traverse), and served only through the owning row's own
-  view, so the row's scope and permissions decide who may see them.
+  view, so the row's scope and permissions decide who may see them;
+* a file follows its write: the one it replaces is removed only when the write
+  commits, and a new one is removed if the write is refused and rolled back.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ from typing import Any
 from flask import current_app
 from flask_admin.form.upload import FileUploadField
 from markupsafe import Markup, escape
+from sqlalchemy import event
 from werkzeug.datastructures import FileStorage
 from wtforms import ValidationError
 
+from models import AppSession, db
 from models.declare import Upload
 
 SIGNATURES = {
@@ -74,10 +78,43 @@ def random_name(obj: Any, file_data: FileStorage) -> str:
     return f"{uuid.uuid4().hex}{ext}"
 
 
+class TransactionalUploadField(FileUploadField):
+    """Flask-Admin removes the replaced file as soon as the form is applied, before the
+    row's rules run: a save they refuse would leave the row naming a file that is gone.
+    Here removals wait for the commit, and a file stored for a refused save is removed."""
+
+    def _delete_file(self, filename: str) -> None:
+        db.session.info.setdefault("files_on_commit", []).append(self._get_path(filename))
+
+    def _save_file(self, data: FileStorage, filename: str) -> str:
+        name = super()._save_file(data, filename)
+        db.session.info.setdefault("files_on_rollback", []).append(self._get_path(name))
+        return name
+
+
+def _remove(paths: list[str]) -> None:
+    for path in paths:
+        Path(path).unlink(missing_ok=True)
+
+
+@event.listens_for(AppSession, "after_commit")
+def _files_after_commit(session: Any) -> None:
+    session.info.pop("files_on_rollback", None)
+    _remove(session.info.pop("files_on_commit", []))
+
+
+@event.listens_for(AppSession, "after_soft_rollback")
+def _files_after_rollback(session: Any, previous_transaction: Any) -> None:
+    if previous_transaction.parent is not None:  # a savepoint: the write may still commit
+        return
+    session.info.pop("files_on_commit", None)
+    _remove(session.info.pop("files_on_rollback", []))
+
+
 def field_options(spec: Upload) -> dict[str, Any]:
     """``form_overrides``/``form_args`` entries for one upload column."""
     return {
-        "override": FileUploadField,
+        "override": TransactionalUploadField,
         "args": {"base_path": lambda: upload_root(spec), "namegen": random_name,
                  "allowed_extensions": spec.types, "validators": [CheckedUpload(spec)]},
     }

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import (Boolean, Date, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint,
                         and_, case, exists, func, or_, select)
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Mapped, mapped_column
 
 from . import TimestampMixin, db, now
@@ -72,6 +73,13 @@ class MaintenanceFund(TimestampMixin, db.Model):
         if lock:
             db.session.execute(select(MaintenanceFund.id).where(MaintenanceFund.id == self.id).with_for_update())
         return db.session.scalar(select(_signed_sum()).where(FundMovement.fund_id == self.id)) or Decimal("0")
+
+    def clean(self) -> None:
+        # an account that holds money or has applications belongs to its estate's owners
+        if "estate" in changed_fields(self, ("estate",)) and (
+                db.session.scalar(select(exists().where(FundMovement.fund_id == self.id)))
+                or db.session.scalar(select(exists().where(FundApplication.fund_id == self.id)))):
+            raise Invalid({"estate": "该账户已有资金流水或使用申请，不能改为其他小区的账户"})
 
 
 class MovementKind(Choices):
@@ -151,6 +159,19 @@ class ApplicationState(Choices):
 
 
 A = ApplicationState
+
+# What each step writes, and the (previous) states in which it may still change. Once
+# an application has left 已申请, the owners' vote and the street's review rest on its
+# fund, item and amount: no edit form, import or action may change them afterwards.
+PROPOSAL_FIELDS = ("fund", "item", "description", "proposer", "proposer_name", "amount", "quotes",
+                   "proposed_on", "repair_ticket", "resolution", "emergency_reason")
+WRITABLE_WHILE = {
+    **dict.fromkeys(PROPOSAL_FIELDS, (A.PROPOSED,)),
+    **dict.fromkeys(("review_opinion", "approved_amount", "reviewed_on"), (A.OWNERS_APPROVED, A.EMERGENCY)),
+    "work_done_on": (A.APPROVED,),
+    "payment_applied_on": (A.WORK_DONE,),
+    "paid_on": (A.PAYMENT_APPLIED,),
+}
 
 
 class FundApplication(TimestampMixin, db.Model):
@@ -282,6 +303,15 @@ class FundApplication(TimestampMixin, db.Model):
     def clean(self) -> None:
         today = now().date()
         errors: dict[str, str] = {}
+        before = previous_value(self, "state") or A.PROPOSED
+        for name in changed_fields(self, WRITABLE_WHILE):
+            if before not in WRITABLE_WHILE[name]:
+                errors[name] = f"申请已是「{ApplicationState(before).label}」，此项不能再修改"
+        if self.resolution is not None and self.fund is not None \
+                and self.resolution.meeting.estate_id != self.fund.estate_id:
+            errors["resolution"] = "所选表决事项不是本小区业主大会的"
+        if self.approved_amount is not None and self.amount is not None and self.approved_amount > self.amount:
+            errors["approved_amount"] = f"核准金额不能超过申请金额（{self.amount} 元）"
         order = [("proposed_on", "申请日期"), ("reviewed_on", "审核日期"), ("work_done_on", "完工日期"),
                  ("payment_applied_on", "申请拨付日期"), ("paid_on", "拨付日期")]
         for name, label in order:
@@ -569,3 +599,46 @@ def fee_collection(estate_ids: Any, start: date, end: date) -> tuple[Decimal, De
                              .where(FeeBill.estate_id.in_(estate_ids), FeeBill.year >= start.year,
                                     FeeBill.year <= end.year)).one()
     return Decimal(row[0]), Decimal(row[1])
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+
+def previous_value(obj: Any, name: str) -> Any:
+    """The stored value of a column before the pending write (the current one on a new row)."""
+    hist = sa_inspect(obj).attrs[name].history
+    if hist.deleted:
+        return hist.deleted[0]
+    return hist.unchanged[0] if hist.unchanged else getattr(obj, name)
+
+
+def changed_fields(obj: Any, names: Any) -> list[str]:
+    """Which of ``names`` the pending write changes on a stored row (none on a new one).
+    A relation counts as changed when it points at another row; "" equals empty."""
+    state = sa_inspect(obj)
+    if not state.persistent:
+        return []
+    relations = state.mapper.relationships
+    changed = []
+    for name in names:
+        if name in relations:
+            local, remote = relations[name].local_remote_pairs[0]
+            hist = state.attrs[name].history
+            if hist.added:
+                target = hist.added[0]
+                new = None if target is None else getattr(target, remote.key)
+            elif hist.deleted:
+                new = None
+            else:
+                new = getattr(obj, local.key)
+            if new != previous_value(obj, local.key) or (hist.added and hist.added[0] is not None and new is None):
+                changed.append(name)
+        else:
+            hist = state.attrs[name].history
+            if hist.has_changes() and _blank(hist.added[0] if hist.added else None) != _blank(previous_value(obj, name)):
+                changed.append(name)
+    return changed
+
+
+def _blank(value: Any) -> Any:
+    return None if value == "" else value

@@ -148,6 +148,104 @@ def test_payment_cannot_take_the_balance_below_zero(app, client_for):
     assert balance(app, fund_id) == opening
 
 
+def approved_application(app, street, estate: str, item: str, amount: str) -> int:
+    """A proposal through the emergency path and the street's review: 街道审核同意."""
+    fund_id, _, _ = fund_of(app, estate)
+    app_id = propose(app, street, fund_id, item, amount)
+    transition(street, "fund_application", "emergency", app_id, emergency_reason="屋面渗漏，危及安全")
+    r = transition(street, "fund_application", "review", app_id, review_opinion="同意", approved_amount=amount,
+                   reviewed_on=TODAY.isoformat())
+    assert r.status_code == 302, flashes(r.text)
+    assert state(app, app_id) == ApplicationState.APPROVED
+    return app_id
+
+
+def edit_form(app, app_id: int, **changes: str) -> dict[str, str]:
+    """The application's edit form as the screen fills it, with ``changes``."""
+    with app.app_context():
+        a = db.session.get(FundApplication, app_id)
+        form = {"fund": str(a.fund_id), "item": a.item, "description": a.description or "",
+                "proposer": a.proposer.value, "proposer_name": a.proposer_name or "", "amount": str(a.amount),
+                "quotes": a.quotes or "", "proposed_on": a.proposed_on.isoformat(), "repair_ticket": ""}
+    return {**form, **changes}
+
+
+def test_an_application_past_proposal_cannot_be_moved_or_inflated_by_editing(app, client_for):
+    street = client_for("street")
+    fund_id, _, opening = fund_of(app, "滨江花苑")
+    other_id, _, other_opening = fund_of(app, "永乐花园")
+    app_id = approved_application(app, street, "滨江花苑", "屋面防水", "8000")
+
+    # the probe: move the approved application to another estate's fund and raise its amount
+    assert street.get(f"/admin/fund_application/edit/?id={app_id}").status_code == 200
+    r = street.post(f"/admin/fund_application/edit/?id={app_id}",
+                    edit_form(app, app_id, fund=str(other_id), amount="99999999"))
+    assert r.status_code == 200
+    messages = " ".join(flashes(r.text))
+    assert "「维修资金账户」：申请已是「街道审核同意」，此项不能再修改" in messages
+    assert "「申请金额（元）」：申请已是「街道审核同意」，此项不能再修改" in messages
+    with app.app_context():
+        row = db.session.get(FundApplication, app_id)
+        assert (row.fund_id, row.amount) == (fund_id, Decimal("8000.00"))
+    # nor the item it was approved for
+    r = street.post(f"/admin/fund_application/edit/?id={app_id}", edit_form(app, app_id, item="小区大门改造"))
+    assert "「维修项目」：申请已是「街道审核同意」，此项不能再修改" in " ".join(flashes(r.text))
+
+    # saving it unchanged is no change, so it is not refused
+    r = street.post(f"/admin/fund_application/edit/?id={app_id}", edit_form(app, app_id))
+    assert r.status_code == 302, flashes(r.text)
+
+    # payment then takes the approved amount from the fund whose owners' matter it was
+    for name, params in (("work_done", {"work_done_on": TODAY}), ("apply_payment", {"payment_applied_on": TODAY}),
+                         ("pay", {"paid_on": TODAY})):
+        r = transition(street, "fund_application", name, app_id, **params)
+        assert r.status_code == 302, flashes(r.text)
+    assert balance(app, fund_id) == opening - Decimal("8000")
+    assert balance(app, other_id) == other_opening
+
+
+def test_a_proposed_application_can_still_be_corrected(app, client_for):
+    street = client_for("street")
+    fund_id, _, _ = fund_of(app, "滨江花苑")
+    app_id = propose(app, street, fund_id, "单元门禁维修", "3000")
+    r = street.post(f"/admin/fund_application/edit/?id={app_id}", edit_form(app, app_id, amount="3200.50"))
+    assert r.status_code == 302, flashes(r.text)
+    with app.app_context():
+        assert db.session.get(FundApplication, app_id).amount == Decimal("3200.50")
+
+
+def test_the_application_rechecks_its_resolution_and_approved_amount(app, client_for):
+    """Every path runs clean(): a resolution of another estate, or more approved than
+    requested, is refused even if something set them behind the actions' backs."""
+    from models.declare import Invalid
+    from views.engine import run_rules
+
+    street = client_for("street")
+    _, other_estate, _ = fund_of(app, "永乐花园")
+    foreign = major_resolution(app, street, other_estate, Decimal("0.80"))
+    app_id = approved_application(app, street, "滨江花苑", "路灯更换", "5000")
+    with app.app_context():
+        row = db.session.get(FundApplication, app_id)
+        row.resolution = db.session.get(Resolution, foreign)
+        row.approved_amount = Decimal("5000.01")
+        with pytest.raises(Invalid) as refused:
+            run_rules(row)
+        db.session.rollback()
+    assert refused.value.errors["resolution"] == ["所选表决事项不是本小区业主大会的"]
+    assert refused.value.errors["approved_amount"] == ["核准金额不能超过申请金额（5000.00 元）"]
+
+
+def test_a_fund_holding_money_stays_with_its_estate(app, client_for):
+    street = client_for("street")
+    fund_id, _, _ = fund_of(app, "滨江花苑")
+    other = row_id(app, Estate, name="紫荆花园")
+    r = street.post(f"/admin/maintenance_fund/edit/?id={fund_id}", {"estate": str(other), "account_no": "1",
+                                                                    "bank": "示例银行"})
+    assert r.status_code == 200
+    assert "「小区」：该账户已有资金流水或使用申请，不能改为其他小区的账户" in " ".join(flashes(r.text))
+    assert fund_of(app, "滨江花苑")[0] == fund_id
+
+
 @pytest.mark.parametrize("amount, message", [
     ("0", "金额必须大于 0"), ("-5", "金额必须大于 0"), ("12.345", "金额最多保留两位小数"),
     ("十二元", "不是有效的小数。"),

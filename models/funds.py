@@ -15,12 +15,13 @@ from typing import Any
 
 from sqlalchemy import (Boolean, Date, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint,
                         and_, case, exists, func, or_, select)
+from sqlalchemy import event
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Mapped, mapped_column
 
-from . import TimestampMixin, db, now
-from .declare import (ChoiceType, Choices, Invalid, ModelAdmin, Perms, Role, Upload, field, figure,
-                      relation)
+from . import AppSession, TimestampMixin, db, now
+from .declare import (ChoiceType, Choices, Invalid, ModelAdmin, Perms, Refused, Role, Upload, field,
+                      figure, relation)
 from .estates import Estate, _today
 from .governance import OrgUnit
 from .selfgov import Matter, Resolution
@@ -575,8 +576,7 @@ class FeeBill(TimestampMixin, db.Model):
         list_columns=("year", "estate.name", "payer_kind", "payer_name", "due", "paid", "owing"),
         search=("payer_name",), filters=("year", "payer_kind", "estate"), sort=("-year", "estate_id"),
         form_columns=("estate", "year", "payer_kind", "payer_name", "due", "paid", "note"),
-        perms=Perms(create=MONEY_KEEPERS, edit=MONEY_KEEPERS, delete=MONEY_KEEPERS),
-        scope="estate_id",
+        perms=FUND_PERMS, scope="estate_id",  # corrected by editing, never deleted
         lookup=("payer_name",),
     )
 
@@ -599,6 +599,23 @@ def fee_collection(estate_ids: Any, start: date, end: date) -> tuple[Decimal, De
                              .where(FeeBill.estate_id.in_(estate_ids), FeeBill.year >= start.year,
                                     FeeBill.year <= end.year)).one()
     return Decimal(row[0]), Decimal(row[1])
+
+
+# -- money records stay: the auditor follows every one ------------------------------------
+
+MONEY_MODELS = (MaintenanceFund, FundMovement, FundApplication, Subsidy, SubsidyPayment, LowIncomeStatus,
+                FeeRefund, FeeBill)
+
+
+@event.listens_for(AppSession, "before_flush")
+def _keep_money_records(session: Any, flush_context: Any, instances: Any) -> None:
+    """No money record is deleted — by a screen, a bulk action or the administrator — so
+    the 纪工委's trail never loses one; a mistake is corrected by an edit (kept with its
+    old and new values) or a correction entry."""
+    for obj in session.deleted:
+        if isinstance(obj, MONEY_MODELS):
+            raise Refused(f"{type(obj).__admin__.label}「{obj}」不能删除：资金记录须保留供纪工委审计，"
+                          "有误请修改或冲正（修改会留下原值和新值）")
 
 
 # -- helpers -----------------------------------------------------------------------------

@@ -16,8 +16,8 @@ from sqlalchemy import inspect as sa_inspect
 from models import db, now
 from models.audit import AuditAction, AuditLog
 from models.estates import Estate
-from models.funds import (ApplicationState, FeeRefund, FundApplication, FundMovement, MaintenanceFund,
-                          MovementKind)
+from models.funds import (ApplicationState, FeeBill, FeeRefund, FundApplication, FundMovement,
+                          MaintenanceFund, MovementKind)
 from models.selfgov import AssemblyMeeting, Matter, Resolution
 from models.service_center import Household
 
@@ -267,6 +267,33 @@ def test_money_is_never_edited_or_deleted(app, client_for):
         movement_id = db.session.scalar(db.select(FundMovement.id))
     assert street.get(f"/admin/fund_movement/edit/?id={movement_id}").status_code == 403
     assert street.post("/admin/fund_movement/delete/", {"id": str(movement_id)}).status_code == 403
+
+
+def test_a_fee_bill_is_never_deleted_so_the_auditor_still_sees_it(app, client_for):
+    """Deleting a money record would take its creation and deletion out of the 纪工委's
+    trail: street staff may not, and even the administrator is refused with the reason."""
+    street, admin = client_for("street"), client_for("admin")
+    r = street.post("/admin/fee_bill/new/", {"estate": str(row_id(app, Estate, name="紫荆花园")),
+                                             "year": str(TODAY.year), "payer_kind": "school",
+                                             "payer_name": "紫荆实验小学", "due": "36000", "paid": "18000"})
+    assert r.status_code == 302, flashes(r.text)
+    bill = row_id(app, FeeBill, payer_name="紫荆实验小学")
+    assert street.post("/admin/fee_bill/delete/", {"id": str(bill)}).status_code == 403
+    assert street.post("/admin/fee_bill/action/", {"action": "delete", "rowid": str(bill)}).status_code == 403
+    r = admin.post("/admin/fee_bill/delete/", {"id": str(bill)}, follow_redirects=True)
+    assert "物业费收缴「%d年 紫荆实验小学」不能删除：资金记录须保留供纪工委审计" % TODAY.year in " ".join(flashes(r.text))
+    r = admin.post("/admin/fee_bill/action/", {"action": "delete", "rowid": str(bill)}, follow_redirects=True)
+    assert "不能删除：资金记录须保留供纪工委审计" in " ".join(flashes(r.text))
+    with app.app_context():
+        movement = db.session.scalar(db.select(FundMovement.id))
+    r = admin.post("/admin/fund_movement/delete/", {"id": str(movement)}, follow_redirects=True)
+    assert "维修资金流水" in " ".join(flashes(r.text)) and "不能删除" in " ".join(flashes(r.text))
+    assert row_id(app, FeeBill, payer_name="紫荆实验小学") == bill
+    assert row_id(app, FundMovement, id=movement) == movement
+
+    page = client_for("auditor").get("/admin/money_trail/").text
+    entries = [r for r in re.findall(r"<tr>(.*?)</tr>", page, re.S) if f"{TODAY.year}年 紫荆实验小学" in r]
+    assert len(entries) == 1 and "新增" in entries[0] and "物业费收缴" in entries[0]
 
 
 def test_a_refund_needs_a_low_income_household_at_the_time(app, client_for):

@@ -205,11 +205,9 @@ class MoneyTrailView(ScopedPage):
 
 
 def money_models() -> list[type]:
-    from models.funds import (FeeBill, FeeRefund, FundApplication, FundMovement, LowIncomeStatus,
-                              MaintenanceFund, Subsidy, SubsidyPayment)
+    from models.funds import MONEY_MODELS
 
-    return [MaintenanceFund, FundMovement, FundApplication, Subsidy, SubsidyPayment, LowIncomeStatus,
-            FeeRefund, FeeBill]
+    return list(MONEY_MODELS)
 
 
 def _in_scope_rows(model: type) -> Any:

@@ -366,6 +366,7 @@ class Subsidy(TimestampMixin, db.Model):
                          "payments", "paid_total", "use_report", "reported_on"),
         perms=FUND_PERMS, scope=("estate_id", "unit.street_id"),
         lookup=("purpose",),
+        view="views.funds.SubsidyView",  # the list adds totals per year and recipient
     )
 
     def __str__(self) -> str:
@@ -429,6 +430,37 @@ Subsidy.recipient_name = figure("对象名称", func.coalesce(
     select(Estate.name).where(Estate.id == Subsidy.estate_id).correlate_except(Estate).scalar_subquery(),
     select(OrgUnit.name).where(OrgUnit.id == Subsidy.unit_id).correlate_except(OrgUnit).scalar_subquery()))
 
+
+
+def subsidy_totals(subsidy_ids: Any) -> dict[str, Any]:
+    """补贴汇总 for the subsidies ``subsidy_ids`` selects (a list's search, filters and
+    scope): allocated and paid per year and recipient, each year's subtotal, the total."""
+    paid = (select(SubsidyPayment.subsidy_id, func.sum(SubsidyPayment.amount).label("paid"))
+            .group_by(SubsidyPayment.subsidy_id).subquery())
+    chosen = (select(Subsidy.year.label("year"), Subsidy.estate_id, Subsidy.unit_id, Subsidy.amount,
+                     func.coalesce(paid.c.paid, 0).label("paid"))
+              .outerjoin(paid, paid.c.subsidy_id == Subsidy.id).where(Subsidy.id.in_(subsidy_ids)).subquery())
+    rows = db.session.execute(
+        select(chosen.c.year, func.coalesce(Estate.name, OrgUnit.name).label("recipient"),
+               func.count().label("count"), func.sum(chosen.c.amount).label("allocated"),
+               func.sum(chosen.c.paid).label("paid"))
+        .outerjoin(Estate, Estate.id == chosen.c.estate_id).outerjoin(OrgUnit, OrgUnit.id == chosen.c.unit_id)
+        .group_by(chosen.c.year, chosen.c.estate_id, chosen.c.unit_id, Estate.name, OrgUnit.name)
+        .order_by(chosen.c.year.desc(), func.coalesce(Estate.name, OrgUnit.name))).all()
+
+    def tally(items: list[dict[str, Any]]) -> dict[str, Any]:
+        allocated = sum((i["allocated"] for i in items), Decimal("0"))
+        paid_ = sum((i["paid"] for i in items), Decimal("0"))
+        return {"count": sum(i["count"] for i in items), "allocated": allocated, "paid": paid_,
+                "unpaid": allocated - paid_}
+
+    years: dict[int, list[dict[str, Any]]] = {}
+    for r in rows:
+        allocated, paid_ = Decimal(r.allocated), Decimal(r.paid)
+        years.setdefault(r.year, []).append({"recipient": r.recipient, "count": r.count, "allocated": allocated,
+                                             "paid": paid_, "unpaid": allocated - paid_})
+    per_year = [{"year": y, "rows": items, **tally(items)} for y, items in years.items()]
+    return {"years": per_year, "total": tally([i for y in per_year for i in y["rows"]])}
 
 # -- collect then refund, for low-income households (先征后返) ------------------------------
 

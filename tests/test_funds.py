@@ -380,3 +380,55 @@ def test_the_money_trail_lists_every_step_and_exports(app, client_for):
     assert rows[0] == ["时间", "操作人", "类型", "对象类型", "记录", "说明", "变更内容"]
     assert any(r[3] == "维修资金流水" for r in rows[1:])
     assert "filename*=UTF-8''%E8%B5%84%E9%87%91" in exported.headers["Content-Disposition"]
+
+
+def _subsidy(app, client, estate: str, amount: str, allocated_on, payments=()) -> None:
+    r = client.post("/admin/subsidy/new/", {
+        "recipient": "estate", "estate": str(row_id(app, Estate, name=estate)), "purpose": f"测试补贴 {estate} {amount}",
+        "amount": amount, "allocated_on": allocated_on.isoformat(), "approver": "财政所 所长"})
+    assert r.status_code == 302, flashes(r.text)
+    with app.app_context():
+        from models.funds import Subsidy
+        subsidy = db.session.scalar(db.select(Subsidy.id).where(Subsidy.purpose == f"测试补贴 {estate} {amount}"))
+    for paid, paid_on in payments:
+        r = client.post("/admin/subsidy_payment/new/", {"subsidy": str(subsidy), "amount": paid,
+                                                        "paid_on": paid_on.isoformat()})
+        assert r.status_code == 302, flashes(r.text)
+
+
+def _totals(page: str) -> dict[tuple[str, str], list[str]]:
+    table = re.search(r'id="subsidy-totals".*?</table>', page, re.S).group(0)
+    rows = re.findall(r'data-year="([^"]*)" data-recipient="([^"]*)">(.*?)</tr>', table, re.S)
+    return {(y, who): [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", cells, re.S)][-4:]
+            for y, who, cells in rows}
+
+
+def test_subsidy_totals_per_year_and_estate_follow_the_filters_and_the_scope(app, client_for):
+    street = client_for("street")
+    year = TODAY.year - 3                   # a year the demo has no subsidies in
+    day = TODAY.replace(year=year, month=3, day=15)
+    _subsidy(app, street, "永乐花园", "10000", day, [("3000", day), ("2000.25", day + timedelta(days=30))])
+    _subsidy(app, street, "永乐花园", "5000.50", day + timedelta(days=60))
+    _subsidy(app, street, "双龙小区", "8000", day, [("8000", day + timedelta(days=10))])
+    _subsidy(app, street, "双龙小区", "1000", day.replace(year=year - 1))
+
+    totals = _totals(street.get("/admin/subsidy/").text)
+    #                                          笔数  下达        已拨付      未拨付
+    assert totals[(str(year), "永乐花园")] == ["2", "15000.50", "5000.25", "10000.25"]
+    assert totals[(str(year), "双龙小区")] == ["1", "8000", "8000", "0"]
+    assert totals[(str(year), "小计")] == ["3", "23000.50", "13000.25", "10000.25"]
+    assert totals[(str(year - 1), "双龙小区")] == ["1", "1000", "0", "1000"]
+
+    # filtered to one year, the totals are that year's alone
+    import json
+    page = street.get("/admin/subsidy/").text
+    groups = json.loads(re.search(r'id="filter-groups-data"[^>]*>(.*?)</', page, re.S).group(1))
+    index = next(f["index"] for f in groups["年度"] if f["operation"] in ("等于", "equals"))
+    filtered = _totals(street.get(f"/admin/subsidy/?flt0_{index}={year}").text)
+    assert set(filtered) == {(str(year), "永乐花园"), (str(year), "双龙小区"), (str(year), "小计"), ("", "合计")}
+    assert filtered[("", "合计")] == ["3", "23000.50", "13000.25", "10000.25"]
+
+    # a community's staff see the totals of their own estates only
+    own = _totals(client_for("community").get("/admin/subsidy/").text)   # 江滨社区
+    assert own[(str(year), "永乐花园")] == ["2", "15000.50", "5000.25", "10000.25"]
+    assert not any(who == "双龙小区" for _, who in own)

@@ -496,6 +496,34 @@ class LowIncomeStatus(TimestampMixin, db.Model):
     def clean(self) -> None:
         if self.valid_from and self.valid_to and self.valid_to < self.valid_from:
             raise Invalid({"valid_to": "有效期止不能早于有效期起"})
+        if changed_fields(self, ("household", "valid_from", "valid_to")):
+            self._keep_collections_covered()
+
+    def _keep_collections_covered(self) -> None:
+        """A fee collected to be refunded (先征后返) needed the household to be low-income
+        on that day: a change may not leave such a collection outside every validity."""
+        household = previous_value(self, "household_id")
+        start, end = previous_value(self, "valid_from"), previous_value(self, "valid_to")
+        if None in (household, start, end, self.valid_from, self.valid_to):
+            return
+        other = exists().where(LowIncomeStatus.household_id == FeeRefund.household_id, LowIncomeStatus.id != self.id,
+                               LowIncomeStatus.valid_from <= FeeRefund.collected_on,
+                               LowIncomeStatus.valid_to >= FeeRefund.collected_on)
+        stmt = select(FeeRefund).where(FeeRefund.household_id == household,
+                                       FeeRefund.collected_on.between(start, end), ~other)
+        same_household = (self.household.id if self.household is not None else self.household_id) == household
+        if same_household:
+            stmt = stmt.where(~FeeRefund.collected_on.between(self.valid_from, self.valid_to))
+        stranded = db.session.scalars(stmt.order_by(FeeRefund.collected_on)).first()
+        if stranded is None:
+            return
+        day = stranded.collected_on
+        what = f"该住户 {day} 收取的物业费（{stranded.period}）按先征后返办理，须在低保有效期内"
+        if not same_household:
+            raise Invalid({"household": f"{what}，不能改为其他住户"})
+        if day > self.valid_to:
+            raise Invalid({"valid_to": f"{what}，有效期止不能早于 {day}"})
+        raise Invalid({"valid_from": f"{what}，有效期起不能晚于 {day}"})
 
 
 REFUND_DAYS = 30  # 先征后返: refunded within a month of collection

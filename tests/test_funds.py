@@ -296,18 +296,42 @@ def test_a_fee_bill_is_never_deleted_so_the_auditor_still_sees_it(app, client_fo
     assert len(entries) == 1 and "新增" in entries[0] and "物业费收缴" in entries[0]
 
 
+def household(app, client, head: str, room: str) -> int:
+    """A household of the residents' archive, entered through its screen."""
+    r = client.post("/admin/household/new/", {"estate": str(row_id(app, Estate, name="滨江花苑")), "building": "1",
+                                              "room": room, "head": head})
+    assert r.status_code == 302, flashes(r.text)
+    return row_id(app, Household, head=head)
+
+
+def low_income(app, client, household_id: int, certificate: str, valid_from, valid_to) -> int:
+    from models.funds import LowIncomeStatus
+
+    r = client.post("/admin/low_income_status/new/", {"household": str(household_id), "certificate_no": certificate,
+                                                      "valid_from": valid_from.isoformat(),
+                                                      "valid_to": valid_to.isoformat()})
+    assert r.status_code == 302, flashes(r.text)
+    return row_id(app, LowIncomeStatus, certificate_no=certificate)
+
+
+def collect(client, household_id: int, period: str, collected_on, amount: str = "300", refund: str | None = None):
+    return client.post("/admin/fee_refund/new/", {"household": str(household_id), "period": period,
+                                                  "collected": amount, "collected_on": collected_on.isoformat(),
+                                                  "refund": refund or amount})
+
+
 def test_a_refund_needs_a_low_income_household_at_the_time(app, client_for):
     street = client_for("street")
-    with app.app_context():
-        ordinary = db.session.scalar(db.select(Household).where(~Household.is_low_income))
-        flagged = db.session.scalar(db.select(Household).where(Household.is_low_income))
-        ordinary_id, flagged_id = ordinary.id, flagged.id
-    form = {"period": "测试期", "collected": "300", "collected_on": TODAY.isoformat(), "refund": "300"}
-    r = street.post("/admin/fee_refund/new/", {**form, "household": str(ordinary_id)})
+    ordinary = household(app, street, "测试普通户", "901")
+    flagged = household(app, street, "测试低保户", "902")
+    low_income(app, street, flagged, "DB-T-1", TODAY - timedelta(days=100), TODAY + timedelta(days=100))
+    r = collect(street, ordinary, "测试期", TODAY)
+    assert r.status_code == 200 and "该住户在收取日期（%s）不是有效的低保户，不能先征后返" % TODAY in r.text
+    r = collect(street, flagged, "测试期", TODAY - timedelta(days=101))   # the day before the validity
     assert r.status_code == 200 and "不是有效的低保户，不能先征后返" in r.text
-    r = street.post("/admin/fee_refund/new/", {**form, "household": str(flagged_id), "refund": "301"})
+    r = collect(street, flagged, "测试期", TODAY, refund="301")
     assert "返还金额不能超过收取金额" in r.text
-    r = street.post("/admin/fee_refund/new/", {**form, "household": str(flagged_id)})
+    r = collect(street, flagged, "测试期", TODAY)
     assert r.status_code == 302, flashes(r.text)
     with app.app_context():
         refund = db.session.scalar(db.select(FeeRefund).where(FeeRefund.period == "测试期"))
@@ -315,9 +339,72 @@ def test_a_refund_needs_a_low_income_household_at_the_time(app, client_for):
 
 
 def test_overdue_refunds_are_flagged(app, client_for):
+    """A refund is due 30 days after collection: one day past it is overdue, the due day
+    itself is not, and a refunded one never is."""
+    street = client_for("street")
+    flagged = household(app, street, "测试低保户", "903")
+    low_income(app, street, flagged, "DB-T-2", TODAY - timedelta(days=100), TODAY + timedelta(days=100))
+    for period, days in (("逾期一天", 31), ("今天到期", 30), ("已返还", 40)):
+        r = collect(street, flagged, period, TODAY - timedelta(days=days))
+        assert r.status_code == 302, flashes(r.text)
+    returned = row_id(app, FeeRefund, period="已返还")
+    r = transition(street, "fee_refund", "pay_refund", returned, refunded_on=TODAY - timedelta(days=15))
+    assert r.status_code == 302, flashes(r.text)
     with app.app_context():
-        overdue = db.session.scalars(db.select(FeeRefund).where(FeeRefund.overdue)).all()
-    assert len(overdue) == 1 and overdue[0].refunded_on is None
+        overdue = db.session.scalars(db.select(FeeRefund.period).where(
+            FeeRefund.household_id == flagged, FeeRefund.overdue)).all()
+    assert overdue == ["逾期一天"]
+    listing = street.get("/admin/fee_refund/?search=逾期一天").text
+    assert "badge badge-danger" in listing            # 逾期未返还, in red on the list
+
+
+def test_the_household_list_shows_who_is_low_income_today(app, client_for):
+    street = client_for("street")
+    now_valid = household(app, street, "测试甲低保", "904")
+    expired = household(app, street, "测试乙过期", "905")
+    household(app, street, "测试丙普通", "906")
+    low_income(app, street, now_valid, "DB-T-3", TODAY - timedelta(days=10), TODAY)
+    low_income(app, street, expired, "DB-T-4", TODAY - timedelta(days=100), TODAY - timedelta(days=1))
+    page = street.get("/admin/household/?search=测试&page_size=50").text
+    assert "<th" in page and "低保户" in page
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", page, re.S)
+    flags = {head: re.search(r'class="badge badge-(?:success|light)">(是|否)</span>', row).group(1)
+             for row in rows for head in re.findall(r"测试[甲乙丙]..", row)}
+    assert flags == {"测试甲低保": "是", "测试乙过期": "否", "测试丙普通": "否"}
+
+
+def test_a_low_income_validity_cannot_be_cut_under_a_collection(app, client_for):
+    street = client_for("street")
+    flagged = household(app, street, "测试低保户", "907")
+    other = household(app, street, "测试他户", "908")
+    status = low_income(app, street, flagged, "DB-T-5", TODAY - timedelta(days=100), TODAY + timedelta(days=100))
+    collected_on = TODAY - timedelta(days=10)
+    assert collect(street, flagged, "上月物业费", collected_on).status_code == 302
+
+    def edit(**changes):
+        form = {"household": str(flagged), "certificate_no": "DB-T-5",
+                "valid_from": (TODAY - timedelta(days=100)).isoformat(),
+                "valid_to": (TODAY + timedelta(days=100)).isoformat(), **changes}
+        return street.post(f"/admin/low_income_status/edit/?id={status}", form)
+
+    r = edit(valid_to=(collected_on - timedelta(days=1)).isoformat())
+    assert r.status_code == 200
+    assert (f"「有效期止」：该住户 {collected_on} 收取的物业费（上月物业费）按先征后返办理，须在低保有效期内，"
+            f"有效期止不能早于 {collected_on}") in " ".join(flashes(r.text))
+    r = edit(valid_from=(collected_on + timedelta(days=1)).isoformat())
+    assert f"「有效期起」：" in " ".join(flashes(r.text)) and f"有效期起不能晚于 {collected_on}" in r.text
+    r = edit(household=str(other))
+    assert "不能改为其他住户" in " ".join(flashes(r.text))
+    with app.app_context():
+        from models.funds import LowIncomeStatus
+        kept = db.session.get(LowIncomeStatus, status)
+        assert (kept.household_id, kept.valid_to) == (flagged, TODAY + timedelta(days=100))
+
+    # shortening to the collection day itself still covers it; so does another status
+    assert edit(valid_to=collected_on.isoformat()).status_code == 302
+    low_income(app, street, flagged, "DB-T-6", collected_on - timedelta(days=5), collected_on + timedelta(days=5))
+    r = edit(valid_to=(collected_on - timedelta(days=1)).isoformat())
+    assert r.status_code == 302, flashes(r.text)
 
 
 def test_fee_collection_rate_for_an_estate_on_a_hand_made_set(app, client_for):

@@ -10,8 +10,9 @@ import pytest
 
 from models import db, now
 from models.estates import Estate
-from models.governance import LeadershipMeeting
-from models.rollout import Phase, PhaseState, Pilot, RolloutPlan, Target, Task, TaskState
+from models.governance import Community, LeadershipMeeting, Street
+from models.rollout import Metric, Phase, PhaseState, Pilot, RolloutPlan, Target, Task, TaskState
+from models.selfgov import AssemblyMeeting, OwnersCommittee
 
 from .helpers import flashes, row_id, transition
 from .test_self_governance import add_meeting, add_members, committee, new_committee
@@ -34,8 +35,8 @@ def phase(app, source: str, seq: int) -> Phase:
         return row
 
 
-def target_values(client) -> dict[str, str]:
-    page = client.get("/admin/rollout/").text
+def target_values(client, query: str = "") -> dict[str, str]:
+    page = client.get(f"/admin/rollout/{query}").text
     table = re.search(r'id="targets".*?</table>', page, re.S).group(0)
     rows = re.findall(r"<tr>\s*<td>([^<]+)<br>.*?class=\"target-value\">([^<]+)</span>", table, re.S)
     return {text.strip(): value.strip() for text, value in rows}
@@ -69,6 +70,12 @@ def test_a_person_resolves_the_flagged_date(app, client_for):
     resolved = phase(app, "篇6 三", 2)
     assert resolved.end_on.month == 6 and resolved.end_on.day == 30 and not resolved.date_flag
     assert "领导小组会议决定按6月30日执行" in resolved.date_note
+
+
+def metric_texts(app) -> dict[Metric, str]:
+    with app.app_context():
+        return {t.metric: t.text for t in db.session.scalars(db.select(Target).join(Target.street).where(
+            Street.name == "示例街道"))}
 
 
 def test_a_pilot_from_designation_to_promotion_through_actions_only(app, client_for):
@@ -150,6 +157,43 @@ def test_a_pilot_from_designation_to_promotion_through_actions_only(app, client_
 
     history = coordinator.get(f"/admin/phase/history/?id={trial.id}").text
     assert "完成阶段" in history and "其余试点任务转入推广阶段继续推进" in history
+
+
+def test_the_overview_filtered_by_community_shows_that_communitys_progress(app, client_for):
+    coordinator = client_for("coordinator")
+    texts = metric_texts(app)
+    pilots = texts[Metric.PILOTS]
+    with app.app_context():
+        communities = {c.name: c.id for c in db.session.scalars(db.select(Community))}
+        lijing = db.session.scalar(db.select(Estate).where(Estate.name == "丽景湾"))
+        home, home_id = lijing.community.name, lijing.community_id
+        away_id = next(i for n, i in communities.items() if n != home)
+
+    def pilots_in(community_id: int) -> int:
+        with app.app_context():
+            return db.session.scalar(db.select(db.func.count(Pilot.id)).join(Pilot.estate).where(
+                Estate.community_id == community_id))
+
+    whole = target_values(coordinator)[pilots]
+    assert whole == "5 / 5"
+    filtered = coordinator.get(f"/admin/rollout/?community={home_id}").text
+    assert target_values(coordinator, f"?community={home_id}")[pilots] == f"{pilots_in(home_id)} / 5"
+    assert f"进度（{home} / 全街道目标）" in filtered and "全街道 5" in filtered
+
+    # one more pilot in that community moves its figure and the street's, not another community's
+    before_home = pilots_in(home_id)
+    before_away = target_values(coordinator, f"?community={away_id}")[pilots]
+    assert before_away == f"{pilots_in(away_id)} / 5"
+    r = coordinator.post("/admin/estate/action/", {"action": "mark_pilot", "rowid": str(lijing.id)})
+    assert r.status_code == 302
+    assert pilots_in(home_id) == before_home + 1
+    assert target_values(coordinator, f"?community={home_id}")[pilots] == f"{before_home + 1} / 5"
+    assert target_values(coordinator, f"?community={away_id}")[pilots] == before_away
+    assert target_values(coordinator)[pilots] == "6 / 5"
+    # the pilot table follows the filter too
+    table = re.search(r'id="pilots".*?</table>', coordinator.get(f"/admin/rollout/?community={away_id}").text,
+                      re.S).group(0)
+    assert "丽景湾" not in table
 
 
 def _progress(app, phase_id: int) -> tuple[int, int]:

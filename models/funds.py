@@ -15,11 +15,13 @@ from typing import Any
 
 from sqlalchemy import (Boolean, Date, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint,
                         and_, case, exists, func, or_, select)
+from sqlalchemy import event
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Mapped, mapped_column
 
-from . import TimestampMixin, db, now
-from .declare import (ChoiceType, Choices, Invalid, ModelAdmin, Perms, Role, Upload, field, figure,
-                      relation)
+from . import AppSession, TimestampMixin, db, now
+from .declare import (ChoiceType, Choices, Invalid, ModelAdmin, Perms, Refused, Role, Upload, field,
+                      figure, relation)
 from .estates import Estate, _today
 from .governance import OrgUnit
 from .selfgov import Matter, Resolution
@@ -72,6 +74,13 @@ class MaintenanceFund(TimestampMixin, db.Model):
         if lock:
             db.session.execute(select(MaintenanceFund.id).where(MaintenanceFund.id == self.id).with_for_update())
         return db.session.scalar(select(_signed_sum()).where(FundMovement.fund_id == self.id)) or Decimal("0")
+
+    def clean(self) -> None:
+        # an account that holds money or has applications belongs to its estate's owners
+        if "estate" in changed_fields(self, ("estate",)) and (
+                db.session.scalar(select(exists().where(FundMovement.fund_id == self.id)))
+                or db.session.scalar(select(exists().where(FundApplication.fund_id == self.id)))):
+            raise Invalid({"estate": "该账户已有资金流水或使用申请，不能改为其他小区的账户"})
 
 
 class MovementKind(Choices):
@@ -151,6 +160,19 @@ class ApplicationState(Choices):
 
 
 A = ApplicationState
+
+# What each step writes, and the (previous) states in which it may still change. Once
+# an application has left 已申请, the owners' vote and the street's review rest on its
+# fund, item and amount: no edit form, import or action may change them afterwards.
+PROPOSAL_FIELDS = ("fund", "item", "description", "proposer", "proposer_name", "amount", "quotes",
+                   "proposed_on", "repair_ticket", "resolution", "emergency_reason")
+WRITABLE_WHILE = {
+    **dict.fromkeys(PROPOSAL_FIELDS, (A.PROPOSED,)),
+    **dict.fromkeys(("review_opinion", "approved_amount", "reviewed_on"), (A.OWNERS_APPROVED, A.EMERGENCY)),
+    "work_done_on": (A.APPROVED,),
+    "payment_applied_on": (A.WORK_DONE,),
+    "paid_on": (A.PAYMENT_APPLIED,),
+}
 
 
 class FundApplication(TimestampMixin, db.Model):
@@ -282,6 +304,15 @@ class FundApplication(TimestampMixin, db.Model):
     def clean(self) -> None:
         today = now().date()
         errors: dict[str, str] = {}
+        before = previous_value(self, "state") or A.PROPOSED
+        for name in changed_fields(self, WRITABLE_WHILE):
+            if before not in WRITABLE_WHILE[name]:
+                errors[name] = f"申请已是「{ApplicationState(before).label}」，此项不能再修改"
+        if self.resolution is not None and self.fund is not None \
+                and self.resolution.meeting.estate_id != self.fund.estate_id:
+            errors["resolution"] = "所选表决事项不是本小区业主大会的"
+        if self.approved_amount is not None and self.amount is not None and self.approved_amount > self.amount:
+            errors["approved_amount"] = f"核准金额不能超过申请金额（{self.amount} 元）"
         order = [("proposed_on", "申请日期"), ("reviewed_on", "审核日期"), ("work_done_on", "完工日期"),
                  ("payment_applied_on", "申请拨付日期"), ("paid_on", "拨付日期")]
         for name, label in order:
@@ -335,6 +366,7 @@ class Subsidy(TimestampMixin, db.Model):
                          "payments", "paid_total", "use_report", "reported_on"),
         perms=FUND_PERMS, scope=("estate_id", "unit.street_id"),
         lookup=("purpose",),
+        view="views.funds.SubsidyView",  # the list adds totals per year and recipient
     )
 
     def __str__(self) -> str:
@@ -399,6 +431,37 @@ Subsidy.recipient_name = figure("对象名称", func.coalesce(
     select(OrgUnit.name).where(OrgUnit.id == Subsidy.unit_id).correlate_except(OrgUnit).scalar_subquery()))
 
 
+
+def subsidy_totals(subsidy_ids: Any) -> dict[str, Any]:
+    """补贴汇总 for the subsidies ``subsidy_ids`` selects (a list's search, filters and
+    scope): allocated and paid per year and recipient, each year's subtotal, the total."""
+    paid = (select(SubsidyPayment.subsidy_id, func.sum(SubsidyPayment.amount).label("paid"))
+            .group_by(SubsidyPayment.subsidy_id).subquery())
+    chosen = (select(Subsidy.year.label("year"), Subsidy.estate_id, Subsidy.unit_id, Subsidy.amount,
+                     func.coalesce(paid.c.paid, 0).label("paid"))
+              .outerjoin(paid, paid.c.subsidy_id == Subsidy.id).where(Subsidy.id.in_(subsidy_ids)).subquery())
+    rows = db.session.execute(
+        select(chosen.c.year, func.coalesce(Estate.name, OrgUnit.name).label("recipient"),
+               func.count().label("count"), func.sum(chosen.c.amount).label("allocated"),
+               func.sum(chosen.c.paid).label("paid"))
+        .outerjoin(Estate, Estate.id == chosen.c.estate_id).outerjoin(OrgUnit, OrgUnit.id == chosen.c.unit_id)
+        .group_by(chosen.c.year, chosen.c.estate_id, chosen.c.unit_id, Estate.name, OrgUnit.name)
+        .order_by(chosen.c.year.desc(), func.coalesce(Estate.name, OrgUnit.name))).all()
+
+    def tally(items: list[dict[str, Any]]) -> dict[str, Any]:
+        allocated = sum((i["allocated"] for i in items), Decimal("0"))
+        paid_ = sum((i["paid"] for i in items), Decimal("0"))
+        return {"count": sum(i["count"] for i in items), "allocated": allocated, "paid": paid_,
+                "unpaid": allocated - paid_}
+
+    years: dict[int, list[dict[str, Any]]] = {}
+    for r in rows:
+        allocated, paid_ = Decimal(r.allocated), Decimal(r.paid)
+        years.setdefault(r.year, []).append({"recipient": r.recipient, "count": r.count, "allocated": allocated,
+                                             "paid": paid_, "unpaid": allocated - paid_})
+    per_year = [{"year": y, "rows": items, **tally(items)} for y, items in years.items()]
+    return {"years": per_year, "total": tally([i for y in per_year for i in y["rows"]])}
+
 # -- collect then refund, for low-income households (先征后返) ------------------------------
 
 
@@ -433,6 +496,34 @@ class LowIncomeStatus(TimestampMixin, db.Model):
     def clean(self) -> None:
         if self.valid_from and self.valid_to and self.valid_to < self.valid_from:
             raise Invalid({"valid_to": "有效期止不能早于有效期起"})
+        if changed_fields(self, ("household", "valid_from", "valid_to")):
+            self._keep_collections_covered()
+
+    def _keep_collections_covered(self) -> None:
+        """A fee collected to be refunded (先征后返) needed the household to be low-income
+        on that day: a change may not leave such a collection outside every validity."""
+        household = previous_value(self, "household_id")
+        start, end = previous_value(self, "valid_from"), previous_value(self, "valid_to")
+        if None in (household, start, end, self.valid_from, self.valid_to):
+            return
+        other = exists().where(LowIncomeStatus.household_id == FeeRefund.household_id, LowIncomeStatus.id != self.id,
+                               LowIncomeStatus.valid_from <= FeeRefund.collected_on,
+                               LowIncomeStatus.valid_to >= FeeRefund.collected_on)
+        stmt = select(FeeRefund).where(FeeRefund.household_id == household,
+                                       FeeRefund.collected_on.between(start, end), ~other)
+        same_household = (self.household.id if self.household is not None else self.household_id) == household
+        if same_household:
+            stmt = stmt.where(~FeeRefund.collected_on.between(self.valid_from, self.valid_to))
+        stranded = db.session.scalars(stmt.order_by(FeeRefund.collected_on)).first()
+        if stranded is None:
+            return
+        day = stranded.collected_on
+        what = f"该住户 {day} 收取的物业费（{stranded.period}）按先征后返办理，须在低保有效期内"
+        if not same_household:
+            raise Invalid({"household": f"{what}，不能改为其他住户"})
+        if day > self.valid_to:
+            raise Invalid({"valid_to": f"{what}，有效期止不能早于 {day}"})
+        raise Invalid({"valid_from": f"{what}，有效期起不能晚于 {day}"})
 
 
 REFUND_DAYS = 30  # 先征后返: refunded within a month of collection
@@ -545,8 +636,7 @@ class FeeBill(TimestampMixin, db.Model):
         list_columns=("year", "estate.name", "payer_kind", "payer_name", "due", "paid", "owing"),
         search=("payer_name",), filters=("year", "payer_kind", "estate"), sort=("-year", "estate_id"),
         form_columns=("estate", "year", "payer_kind", "payer_name", "due", "paid", "note"),
-        perms=Perms(create=MONEY_KEEPERS, edit=MONEY_KEEPERS, delete=MONEY_KEEPERS),
-        scope="estate_id",
+        perms=FUND_PERMS, scope="estate_id",  # corrected by editing, never deleted
         lookup=("payer_name",),
     )
 
@@ -569,3 +659,63 @@ def fee_collection(estate_ids: Any, start: date, end: date) -> tuple[Decimal, De
                              .where(FeeBill.estate_id.in_(estate_ids), FeeBill.year >= start.year,
                                     FeeBill.year <= end.year)).one()
     return Decimal(row[0]), Decimal(row[1])
+
+
+# -- money records stay: the auditor follows every one ------------------------------------
+
+MONEY_MODELS = (MaintenanceFund, FundMovement, FundApplication, Subsidy, SubsidyPayment, LowIncomeStatus,
+                FeeRefund, FeeBill)
+
+
+@event.listens_for(AppSession, "before_flush")
+def _keep_money_records(session: Any, flush_context: Any, instances: Any) -> None:
+    """No money record is deleted — by a screen, a bulk action or the administrator — so
+    the 纪工委's trail never loses one; a mistake is corrected by an edit (kept with its
+    old and new values) or a correction entry."""
+    for obj in session.deleted:
+        if isinstance(obj, MONEY_MODELS):
+            raise Refused(f"{type(obj).__admin__.label}「{obj}」不能删除：资金记录须保留供纪工委审计，"
+                          "有误请修改或冲正（修改会留下原值和新值）")
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+
+def previous_value(obj: Any, name: str) -> Any:
+    """The stored value of a column before the pending write (the current one on a new row)."""
+    hist = sa_inspect(obj).attrs[name].history
+    if hist.deleted:
+        return hist.deleted[0]
+    return hist.unchanged[0] if hist.unchanged else getattr(obj, name)
+
+
+def changed_fields(obj: Any, names: Any) -> list[str]:
+    """Which of ``names`` the pending write changes on a stored row (none on a new one).
+    A relation counts as changed when it points at another row; "" equals empty."""
+    state = sa_inspect(obj)
+    if not state.persistent:
+        return []
+    relations = state.mapper.relationships
+    changed = []
+    for name in names:
+        if name in relations:
+            local, remote = relations[name].local_remote_pairs[0]
+            hist = state.attrs[name].history
+            if hist.added:
+                target = hist.added[0]
+                new = None if target is None else getattr(target, remote.key)
+            elif hist.deleted:
+                new = None
+            else:
+                new = getattr(obj, local.key)
+            if new != previous_value(obj, local.key) or (hist.added and hist.added[0] is not None and new is None):
+                changed.append(name)
+        else:
+            hist = state.attrs[name].history
+            if hist.has_changes() and _blank(hist.added[0] if hist.added else None) != _blank(previous_value(obj, name)):
+                changed.append(name)
+    return changed
+
+
+def _blank(value: Any) -> Any:
+    return None if value == "" else value

@@ -415,14 +415,18 @@ def metric_condition(metric: Metric | str) -> Any:
     return and_(Estate.estate_class == EstateClass.THIRD.value, or_(contract, agreement))
 
 
-def metric_count(metric: Metric | str, street_id: Any = None, community_id: Any = None) -> Any:
-    """SELECT counting the estates that meet ``metric`` in a street or a community."""
+def metric_count(metric: Metric | str, street_id: Any = None, community_id: Any = None,
+                 community_ids: Any = None) -> Any:
+    """SELECT counting the estates that meet ``metric`` in a street, a community or
+    several communities."""
     stmt = select(func.count(Estate.id)).join(Community, Community.id == Estate.community_id).where(
         metric_condition(metric))
     if street_id is not None:
         stmt = stmt.where(Community.street_id == street_id)
     if community_id is not None:
         stmt = stmt.where(Estate.community_id == community_id)
+    if community_ids is not None:
+        stmt = stmt.where(Estate.community_id.in_(list(community_ids)))
     return stmt
 
 

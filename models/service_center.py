@@ -143,8 +143,9 @@ class Household(TimestampMixin, db.Model):
 
     __admin__ = ModelAdmin(
         label="住户档案", category="小区与自治", importable=True, menu_order=50,
-        list_columns=("estate.name", "building", "unit", "room", "head", "phone", "members"),
-        search=("head", "phone", "room"), filters=("estate",), sort="estate_id",
+        # 低保户 is computed from the low-income records (models.funds), never typed
+        list_columns=("estate.name", "building", "unit", "room", "head", "phone", "members", "is_low_income"),
+        search=("head", "phone", "room"), filters=("estate", "is_low_income"), sort="estate_id",
         form_columns=("estate", "building", "unit", "room", "head", "phone", "members", "area", "note"),
         # the residents' archive is the service center's ledger (篇5 二(一)4(4)); the repair
         # and mediation stations' staff neither keep nor browse it

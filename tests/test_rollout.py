@@ -10,8 +10,9 @@ import pytest
 
 from models import db, now
 from models.estates import Estate
-from models.governance import LeadershipMeeting
-from models.rollout import Phase, PhaseState, Pilot, RolloutPlan, Target, Task, TaskState
+from models.governance import Community, LeadershipMeeting, Street
+from models.rollout import Metric, Phase, PhaseState, Pilot, RolloutPlan, Target, Task, TaskState
+from models.selfgov import AssemblyMeeting, OwnersCommittee
 
 from .helpers import flashes, row_id, transition
 from .test_self_governance import add_meeting, add_members, committee, new_committee
@@ -34,8 +35,8 @@ def phase(app, source: str, seq: int) -> Phase:
         return row
 
 
-def target_values(client) -> dict[str, str]:
-    page = client.get("/admin/rollout/").text
+def target_values(client, query: str = "") -> dict[str, str]:
+    page = client.get(f"/admin/rollout/{query}").text
     table = re.search(r'id="targets".*?</table>', page, re.S).group(0)
     rows = re.findall(r"<tr>\s*<td>([^<]+)<br>.*?class=\"target-value\">([^<]+)</span>", table, re.S)
     return {text.strip(): value.strip() for text, value in rows}
@@ -71,85 +72,184 @@ def test_a_person_resolves_the_flagged_date(app, client_for):
     assert "领导小组会议决定按6月30日执行" in resolved.date_note
 
 
+def own_plan(app, coordinator) -> tuple[int, int]:
+    """A plan of this year with a 抓好试点 and a 推广 phase, made through the screens and
+    dated from today to 31 December, so the test does not hang on the demo's dates."""
+    street = row_id(app, Street, name="示例街道")
+    r = coordinator.post("/admin/rollout_plan/new/", {"street": str(street), "name": "测试试点方案",
+                                                      "year": str(TODAY.year)})
+    assert r.status_code == 302, flashes(r.text)
+    plan_id = row_id(app, RolloutPlan, name="测试试点方案")
+    for seq, name in ((1, "抓好试点"), (2, "推广")):
+        r = coordinator.post("/admin/phase/new/", {"plan": str(plan_id), "seq": str(seq), "name": name,
+                                                   "start_on": TODAY.isoformat(),
+                                                   "end_on": TODAY.replace(month=12, day=31).isoformat()})
+        assert r.status_code == 302, flashes(r.text)
+    with app.app_context():
+        phases = db.session.scalars(db.select(Phase.id).where(Phase.plan_id == plan_id).order_by(Phase.seq)).all()
+    return phases[0], phases[1]
+
+
+def metric_texts(app) -> dict[Metric, str]:
+    with app.app_context():
+        return {t.metric: t.text for t in db.session.scalars(db.select(Target).join(Target.street).where(
+            Street.name == "示例街道"))}
+
+
+def bumped(values: dict[str, str], text: str) -> dict[str, str]:
+    """The target values with one more estate counted toward ``text``."""
+    current, target = values[text].split(" / ")
+    return {**values, text: f"{int(current) + 1} / {target}"}
+
+
 def test_a_pilot_from_designation_to_promotion_through_actions_only(app, client_for):
     coordinator = client_for("coordinator")
     street = client_for("street")
-    estate = row_id(app, Estate, name="丽景湾")          # 一类, no committee yet
-    assert target_values(coordinator)["年内抓好五个试点,并认真推广"] == "5 / 5"
-    committees_before = int(target_values(coordinator)["成立业主委员会,切实发挥业主、业主委员会在物业管理活动中自治的作用"].split(" / ")[0])
+    estate = row_id(app, Estate, name="丽景湾")          # 一类: no pilot, assembly or committee yet
+    with app.app_context():
+        assert db.session.scalar(db.select(Pilot.id).where(Pilot.estate_id == estate)) is None
+        assert db.session.scalar(db.select(AssemblyMeeting.id).where(AssemblyMeeting.estate_id == estate)) is None
+        assert db.session.scalar(db.select(OwnersCommittee.id).where(OwnersCommittee.estate_id == estate)) is None
+    texts = metric_texts(app)
+    expected = target_values(coordinator)
+    assert expected[texts[Metric.PILOTS]] == "5 / 5"
+    trial, promotion = own_plan(app, coordinator)
+    assert _progress(app, trial) == (0, 0) and _progress(app, promotion) == (0, 0)
 
-    # 1. designate (bulk action on the estate list): the pilot target counts it
+    # 1. start the pilot phase; designate the estate (bulk action on the estate list): pilots 6 / 5
+    r = transition(coordinator, "phase", "start", trial, started_on=TODAY.isoformat())
+    assert r.status_code == 302, flashes(r.text)
+    assert phase_state(app, trial) == PhaseState.RUNNING
+    assert target_values(coordinator) == expected
     r = coordinator.post("/admin/estate/action/", {"action": "mark_pilot", "rowid": str(estate)})
     assert r.status_code == 302
-    assert target_values(coordinator)["年内抓好五个试点,并认真推广"] == "6 / 5"
+    expected = bumped(expected, texts[Metric.PILOTS])
+    assert expected[texts[Metric.PILOTS]] == "6 / 5"
+    assert target_values(coordinator) == expected
     with app.app_context():
         pilot_id = db.session.scalar(db.select(Pilot.id).where(Pilot.estate_id == estate))
 
-    # 2. the pilot's task template, in the running 抓好试点 phase
-    trial = phase(app, "篇6 三", 3)
+    # 2. the pilot's task template, and one task of the phase itself
     for seq, text in enumerate(["召开首次业主大会", "选举业主委员会"], 1):
-        r = coordinator.post("/admin/task/new/", {"phase": str(trial.id), "seq": str(seq), "text": text,
+        r = coordinator.post("/admin/task/new/", {"phase": str(trial), "seq": str(seq), "text": text,
                                                   "required": "y", "owner_person": "江滨社区主任",
                                                   "due_on": TODAY.isoformat(), "estate": str(estate),
                                                   "pilot": str(pilot_id)})
         assert r.status_code == 302, flashes(r.text)
-    progress = _progress(app, trial.id)
+    r = coordinator.post("/admin/task/new/", {"phase": str(trial), "seq": "3", "text": "总结试点经验",
+                                              "required": "y", "owner_person": "街道物业办",
+                                              "due_on": TODAY.isoformat()})
+    assert r.status_code == 302, flashes(r.text)
+    assert _progress(app, trial) == (0, 3)
+    assert target_values(coordinator) == expected
 
-    # 3. milestones: not before the estate became a pilot
+    # 3. milestones: not before the estate became a pilot; the assembly counts toward its target
     r = transition(coordinator, "pilot", "record_milestone", pilot_id, kind="assembly_held",
                    achieved_on=(TODAY - timedelta(days=1)).isoformat())
     assert "达成日期不能早于确定为试点的日期" in r.text
     add_meeting(street, estate, TODAY)
+    expected = bumped(expected, texts[Metric.ASSEMBLIES_12])
+    assert target_values(coordinator) == expected
     r = transition(coordinator, "pilot", "record_milestone", pilot_id, kind="assembly_held",
                    achieved_on=TODAY.isoformat(), evidence_note="业主大会会议记录")
     assert r.status_code == 302, flashes(r.text)
+    assert target_values(coordinator) == expected
 
-    # 4. the committee through its own transitions: the committee target counts it
+    # 4. the committee through its own transitions: the committee target counts it once filed
     new_committee(street, estate, prepared_on=TODAY - timedelta(days=10))
     c = committee(app, estate)
     transition(street, "owners_committee", "hold_assembly", c.id)
     add_members(street, c.id, ["director", "deputy", "member", "member", "member"])
     transition(street, "owners_committee", "elect", c.id, election_date=TODAY.isoformat())
+    assert target_values(coordinator) == expected        # elected, not yet in office
     transition(street, "owners_committee", "file", c.id, filing_date=TODAY.isoformat(), filing_opinion="同意",
                term_start=TODAY.isoformat(), term_end=(TODAY + timedelta(days=365 * 3)).isoformat())
-    assert int(target_values(coordinator)["成立业主委员会,切实发挥业主、业主委员会在物业管理活动中自治的作用"]
-               .split(" / ")[0]) == committees_before + 1
-    transition(coordinator, "pilot", "record_milestone", pilot_id, kind="committee_set_up",
-               achieved_on=TODAY.isoformat())
+    expected = bumped(expected, texts[Metric.COMMITTEES_12])
+    assert target_values(coordinator) == expected
+    r = transition(coordinator, "pilot", "record_milestone", pilot_id, kind="committee_set_up",
+                   achieved_on=TODAY.isoformat())
+    assert r.status_code == 302, flashes(r.text)
+    with app.app_context():
+        assert db.session.get(Pilot, pilot_id).milestone_count == 2
 
     # 5. finish the template tasks: the phase's progress moves
     with app.app_context():
         template = db.session.scalars(db.select(Task.id).where(Task.pilot_id == pilot_id)).all()
     for task_id in template:
-        transition(coordinator, "task", "finish", task_id, done_on=TODAY.isoformat(), evidence_note="已完成")
-    done, total = _progress(app, trial.id)
-    assert (done, total) == (progress[0] + 2, progress[1])
+        r = transition(coordinator, "task", "finish", task_id, done_on=TODAY.isoformat(), evidence_note="已完成")
+        assert r.status_code == 302, flashes(r.text)
+    assert _progress(app, trial) == (2, 3)
+    assert target_values(coordinator) == expected
 
-    # 6. completing the phase: refused while required tasks are open, unless a reason is given
-    r = transition(coordinator, "phase", "complete", trial.id, completed_on=TODAY.isoformat())
-    assert f"还有 {total - done} 项必做任务未完成" in " ".join(flashes(r.text))
-    assert phase(app, "篇6 三", 3).state == PhaseState.RUNNING
-    transition(coordinator, "phase", "complete", trial.id, completed_on=TODAY.isoformat(),
-               completion_note="其余试点任务转入推广阶段继续推进")
-    finished = phase(app, "篇6 三", 3)
-    assert finished.state == PhaseState.DONE and finished.completion_note == "其余试点任务转入推广阶段继续推进"
+    # 6. completing the phase: refused while a required task is open, unless a reason is given
+    r = transition(coordinator, "phase", "complete", trial, completed_on=TODAY.isoformat())
+    assert "还有 1 项必做任务未完成" in " ".join(flashes(r.text))
+    assert phase_state(app, trial) == PhaseState.RUNNING
+    transition(coordinator, "phase", "complete", trial, completed_on=TODAY.isoformat(),
+               completion_note="经验总结转入推广阶段继续推进")
+    with app.app_context():
+        finished = db.session.get(Phase, trial)
+        assert finished.state == PhaseState.DONE and finished.completion_note == "经验总结转入推广阶段继续推进"
+    assert _progress(app, trial) == (2, 3)
+    assert target_values(coordinator) == expected
 
-    # 7. 推广: start the phase and copy the pilot's tasks to two estates
-    promotion = phase(app, "篇6 三", 4)
-    transition(coordinator, "phase", "start", promotion.id, started_on=TODAY.isoformat())
-    assert phase(app, "篇6 三", 4).state == PhaseState.RUNNING
+    # 7. 推广: start the phase and copy the pilot's two tasks to two estates
+    transition(coordinator, "phase", "start", promotion, started_on=TODAY.isoformat())
+    assert phase_state(app, promotion) == PhaseState.RUNNING
     targets = [row_id(app, Estate, name=n) for n in ("紫荆花园", "金桥花园")]
     r = coordinator.post(f"/admin/pilot/transition/promote/?id={pilot_id}", {
-        "estates": [str(t) for t in targets], "phase": str(promotion.id), "due_on": TODAY.isoformat()})
+        "estates": [str(t) for t in targets], "phase": str(promotion), "due_on": TODAY.isoformat()})
     assert r.status_code == 302, flashes(r.text)
     with app.app_context():
-        copied = db.session.execute(db.select(Task.estate_id, Task.text).where(
-            Task.phase_id == promotion.id, Task.estate_id.in_(targets))).all()
+        copied = db.session.execute(db.select(Task.estate_id, Task.text).where(Task.phase_id == promotion)).all()
     assert sorted(copied) == sorted((t, text) for t in targets for text in ("召开首次业主大会", "选举业主委员会"))
-    assert _progress(app, promotion.id)[1] >= 4
+    assert _progress(app, promotion) == (0, 4)
+    assert target_values(coordinator) == expected
 
-    history = coordinator.get(f"/admin/phase/history/?id={trial.id}").text
-    assert "完成阶段" in history and "其余试点任务转入推广阶段继续推进" in history
+    history = coordinator.get(f"/admin/phase/history/?id={trial}").text
+    assert "完成阶段" in history and "经验总结转入推广阶段继续推进" in history
+
+
+def phase_state(app, phase_id: int) -> PhaseState:
+    with app.app_context():
+        return db.session.get(Phase, phase_id).state
+
+
+def test_the_overview_filtered_by_community_shows_that_communitys_progress(app, client_for):
+    coordinator = client_for("coordinator")
+    texts = metric_texts(app)
+    pilots = texts[Metric.PILOTS]
+    with app.app_context():
+        communities = {c.name: c.id for c in db.session.scalars(db.select(Community))}
+        lijing = db.session.scalar(db.select(Estate).where(Estate.name == "丽景湾"))
+        home, home_id = lijing.community.name, lijing.community_id
+        away_id = next(i for n, i in communities.items() if n != home)
+
+    def pilots_in(community_id: int) -> int:
+        with app.app_context():
+            return db.session.scalar(db.select(db.func.count(Pilot.id)).join(Pilot.estate).where(
+                Estate.community_id == community_id))
+
+    whole = target_values(coordinator)[pilots]
+    assert whole == "5 / 5"
+    filtered = coordinator.get(f"/admin/rollout/?community={home_id}").text
+    assert target_values(coordinator, f"?community={home_id}")[pilots] == f"{pilots_in(home_id)} / 5"
+    assert f"进度（{home} / 全街道目标）" in filtered and "全街道 5" in filtered
+
+    # one more pilot in that community moves its figure and the street's, not another community's
+    before_home = pilots_in(home_id)
+    before_away = target_values(coordinator, f"?community={away_id}")[pilots]
+    assert before_away == f"{pilots_in(away_id)} / 5"
+    r = coordinator.post("/admin/estate/action/", {"action": "mark_pilot", "rowid": str(lijing.id)})
+    assert r.status_code == 302
+    assert pilots_in(home_id) == before_home + 1
+    assert target_values(coordinator, f"?community={home_id}")[pilots] == f"{before_home + 1} / 5"
+    assert target_values(coordinator, f"?community={away_id}")[pilots] == before_away
+    assert target_values(coordinator)[pilots] == "6 / 5"
+    # the pilot table follows the filter too
+    table = re.search(r'id="pilots".*?</table>', coordinator.get(f"/admin/rollout/?community={away_id}").text,
+                      re.S).group(0)
+    assert "丽景湾" not in table
 
 
 def _progress(app, phase_id: int) -> tuple[int, int]:

@@ -247,6 +247,8 @@ EN = {
     "生成后续任务": "Create follow-up tasks", "任务（每行一项）": "Tasks (one per line)",
     "默认取本次会议的研究部署，可修改": "Defaults to this meeting's decisions; editable",
     "留空则为领导小组办公室": "Leave blank for the leadership group office",
+    # funds
+    "低保户": "Low-income household",
 }
 
 if __name__ == "__main__":

@@ -141,6 +141,11 @@ class RolloutView(ScopedPage):
         shown = [c for c in communities if community_id in (None, c.id)]
         by_community = {(t.id, c.id): db.session.scalar(metric_count(t.metric, community_id=c.id))
                         for t in targets for c in shown}
+        # progress counts what is shown: the chosen community, else the user's communities
+        progress = {t.id: db.session.scalar(metric_count(t.metric, street_id=t.street_id,
+                                                         community_ids=[c.id for c in shown]))
+                    for t in targets}
+        chosen = next((c for c in communities if c.id == community_id), None)
 
         overdue = db.session.scalars(scoped(Task, select(Task).where(
             Task.state == TaskState.OPEN.value, Task.due_on < today).order_by(Task.due_on))).all()
@@ -148,7 +153,8 @@ class RolloutView(ScopedPage):
             overdue = [t for t in overdue if t.estate is not None and t.estate.community_id == community_id]
         return self.render("admin/rollout.html", timelines=timelines, pilots=pilots, kinds=kinds,
                            targets=targets, communities=communities, shown=shown, by_community=by_community,
-                           overdue=overdue, community_id=community_id, today=today)
+                           progress=progress, chosen=chosen, overdue=overdue, community_id=community_id,
+                           today=today)
 
 
 def _timeline(plan: Any, today: date) -> dict[str, Any]:
@@ -218,11 +224,9 @@ class MoneyTrailView(ScopedPage):
 
 
 def money_models() -> list[type]:
-    from models.funds import (FeeBill, FeeRefund, FundApplication, FundMovement, LowIncomeStatus,
-                              MaintenanceFund, Subsidy, SubsidyPayment)
+    from models.funds import MONEY_MODELS
 
-    return [MaintenanceFund, FundMovement, FundApplication, Subsidy, SubsidyPayment, LowIncomeStatus,
-            FeeRefund, FeeBill]
+    return list(MONEY_MODELS)
 
 
 def _in_scope_rows(model: type) -> Any:

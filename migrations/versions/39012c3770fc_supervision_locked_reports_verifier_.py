@@ -8,7 +8,7 @@
   or a staff member of its community's supervision group, and kept as text either way.
 
 Revision ID: 39012c3770fc
-Revises: ab573d967c28
+Revises: a953ddcd8c50
 Create Date: 2026-11-24 06:48:01.446816
 
 """
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '39012c3770fc'
-down_revision = 'ab573d967c28'
+down_revision = 'a953ddcd8c50'
 branch_labels = None
 depends_on = None
 

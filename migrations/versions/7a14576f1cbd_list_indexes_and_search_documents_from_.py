@@ -1,8 +1,8 @@
 """list indexes and search documents from the declarations
 
 Revision ID: 7a14576f1cbd
-Revises: ab573d967c28
-Create Date: 2026-11-24 06:44:50.980641
+Revises: 39012c3770fc
+Create Date: 2026-11-24 07:11:44.671917
 
 """
 from alembic import op
@@ -68,7 +68,7 @@ SEARCHED = {
 
 # revision identifiers, used by Alembic.
 revision = '7a14576f1cbd'
-down_revision = 'ab573d967c28'
+down_revision = '39012c3770fc'
 branch_labels = None
 depends_on = None
 
@@ -121,6 +121,7 @@ def upgrade():
     with op.batch_alter_table('community', schema=None) as batch_op:
         batch_op.add_column(sa.Column('search_doc', sa.Text(), nullable=True))
         batch_op.create_index(batch_op.f('ix_community_is_demo'), ['is_demo'], unique=False)
+        batch_op.create_index(batch_op.f('ix_community_name_id'), ['name', 'id'], unique=False)
 
     with op.batch_alter_table('company_review', schema=None) as batch_op:
         batch_op.add_column(sa.Column('search_doc', sa.Text(), nullable=True))
@@ -141,6 +142,7 @@ def upgrade():
     with op.batch_alter_table('estate', schema=None) as batch_op:
         batch_op.add_column(sa.Column('search_doc', sa.Text(), nullable=True))
         batch_op.create_index(batch_op.f('ix_estate_is_demo'), ['is_demo'], unique=False)
+        batch_op.create_index(batch_op.f('ix_estate_name_id'), ['name', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_estate_survey_nature'), ['survey_nature'], unique=False)
 
     with op.batch_alter_table('fee_bill', schema=None) as batch_op:
@@ -496,6 +498,7 @@ def downgrade():
 
     with op.batch_alter_table('estate', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_estate_survey_nature'))
+        batch_op.drop_index(batch_op.f('ix_estate_name_id'))
         batch_op.drop_index(batch_op.f('ix_estate_is_demo'))
         batch_op.drop_column('search_doc')
 
@@ -516,6 +519,7 @@ def downgrade():
         batch_op.drop_column('search_doc')
 
     with op.batch_alter_table('community', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_community_name_id'))
         batch_op.drop_index(batch_op.f('ix_community_is_demo'))
         batch_op.drop_column('search_doc')
 

@@ -68,7 +68,7 @@ def declared_models() -> list[type]:
 
 # Import the areas so their models register with the metadata.
 from . import (accounts, assessment, audit, casework, estates, funds, governance,  # noqa: E402,F401
-               imports, rollout, selfgov, service_center, supervision, workflow)
+               imports, rollout, selfgov, service_center, supervision, tallies, workflow)
 from .indexes import declare_indexes  # noqa: E402
 from .search import attach as attach_search  # noqa: E402
 

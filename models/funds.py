@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import (Boolean, Date, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint,
                         and_, case, exists, func, or_, select)
-from sqlalchemy import event
+from sqlalchemy import event, true
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -656,7 +656,8 @@ FeeBill.owing = figure("欠缴（元）", FeeBill.due - FeeBill.paid)
 def fee_collection(estate_ids: Any, start: date, end: date) -> tuple[Decimal, Decimal]:
     """(received, due) over the years the period touches, for 管理费收缴率."""
     row = db.session.execute(select(func.coalesce(func.sum(FeeBill.paid), 0), func.coalesce(func.sum(FeeBill.due), 0))
-                             .where(FeeBill.estate_id.in_(estate_ids), FeeBill.year >= start.year,
+                             .where(FeeBill.estate_id.in_(estate_ids) if estate_ids is not None else true(),
+                                    FeeBill.year >= start.year,
                                     FeeBill.year <= end.year)).one()
     return Decimal(row[0]), Decimal(row[1])
 

@@ -6,7 +6,8 @@ Declared once — ``filters=`` and ``sort=`` on the model — and created by the
 * each filtered column, and the foreign key of each filtered relation;
 * the default sort, with the primary key as the tie-breaker (keyset pages walk it);
 * the scope's foreign key followed by the default sort, so a community's or an estate's
-  page of a large table is read in order rather than sorted.
+  page of a large table is read in order rather than sorted;
+* each clock's state (or stop time) followed by its deadline, for "what is late now".
 
 An index whose leading columns an existing index (or unique constraint) already covers is
 not added twice.
@@ -62,6 +63,16 @@ def wanted(model: type) -> list[tuple[list[Any], list[Any]]]:
         anchor = _local_column(model, scope) if scope else None
         if anchor is not None and not anchor.primary_key and anchor not in sort_columns:
             out.append(([anchor, *sort_columns], [anchor, *sort_columns]))
+    # each running clock is found by its state (or its unset stop time), then its deadline:
+    # "what is late now" reads the few open rows, not every row ever past its deadline
+    workflow = getattr(spec, "workflow", None)
+    for clock in getattr(workflow, "clocks", ()):
+        columns = [_local_column(model, clock.state_field) if clock.states else None,
+                   _local_column(model, clock.stop) if clock.stop else None,
+                   _local_column(model, clock.due)]
+        columns = [c for c in columns if c is not None]
+        if len(columns) > 1:  # counting the late ones reads the index alone
+            out.append((columns, columns))
     return out
 
 

@@ -21,7 +21,7 @@ from sqlalchemy import and_, func, or_, select
 
 from . import db, now
 from .declare import Choices
-from .casework import Complaint, ComplaintKind, RepairTicket, TicketState
+from .casework import OPEN_TICKET, Complaint, ComplaintKind, RepairTicket, TicketState
 from .estates import Estate
 from .funds import fee_collection
 
@@ -60,28 +60,60 @@ def _count(stmt: Any) -> int:
     return db.session.scalar(stmt) or 0
 
 
-def service_rates(estate_ids: Any, start: date, end: date) -> list[Rate]:
-    """The four rates for estates ``estate_ids`` (a list or a SELECT) over [start, end]."""
-    lo, hi = _span(start, end)
-    current = now()
-    tickets = select(func.count()).select_from(RepairTicket).where(
-        RepairTicket.estate_id.in_(estate_ids), RepairTicket.call_at >= lo, RepairTicket.call_at < hi,
-        RepairTicket.state != TicketState.REFERRED.value)
-    completed = _count(tickets.where(RepairTicket.completed_at.isnot(None)))
-    on_time = _count(tickets.where(RepairTicket.completed_at.isnot(None),
-                                   RepairTicket.completed_at <= RepairTicket.complete_due_at))
-    open_late = _count(tickets.where(RepairTicket.completed_at.is_(None),
-                                     RepairTicket.complete_due_at < current))
-    called_back = _count(tickets.where(RepairTicket.completed_at.isnot(None),
-                                       RepairTicket.called_back_at.isnot(None)))
+def in_estates(column: Any, estates: Any) -> Any:
+    """``column`` among ``estates``: ids, a SELECT of ids, or ``None`` for every estate."""
+    from sqlalchemy import true
 
-    valid = select(func.count()).select_from(Complaint).where(
-        Complaint.estate_id.in_(estate_ids), Complaint.received_at >= lo, Complaint.received_at < hi,
-        Complaint.kind == ComplaintKind.COMPLAINT.value, Complaint.is_valid.is_(True))
-    valid_total = _count(valid)
-    valid_resolved = _count(valid.where(Complaint.resolved_at.isnot(None)))
+    return true() if estates is None else column.in_(estates)
+
+
+def case_counts(estates: Any, start: date, end: date) -> dict[str, int]:
+    """The counts behind the rates over [start, end]: whole months from the monthly
+    tallies (models.tallies), the days of a partial month at either end from the records.
+    The current month counts whole once the period reaches today: nothing is dated later."""
+    from .tallies import case_totals, complaint_counts, month_of, next_month, ticket_counts
+
+    first = month_of(start) if start.day == 1 else next_month(month_of(start))
+    last = month_of(end)
+    if next_month(last) - timedelta(days=1) > end and end < now().date():
+        last = month_of(last - timedelta(days=1))  # the last month is partial: read it live
+    totals = dict.fromkeys(("tickets", "completed", "on_time", "called_back", "valid_complaints",
+                            "valid_resolved"), 0)
+    live: list[tuple[date, date]] = []
+    if first <= last:
+        for key, value in case_totals(estates, first, last).items():
+            totals[key] += value
+        if start < first:
+            live.append((start, first - timedelta(days=1)))
+        if next_month(last) <= end:
+            live.append((next_month(last), end))
+    else:
+        live.append((start, end))
+    for lo_day, hi_day in live:
+        lo, hi = _span(lo_day, hi_day)
+        tickets = db.session.execute(ticket_counts(and_(
+            in_estates(RepairTicket.estate_id, estates), RepairTicket.call_at >= lo, RepairTicket.call_at < hi))).one()
+        complaints = db.session.execute(complaint_counts(and_(
+            in_estates(Complaint.estate_id, estates), Complaint.received_at >= lo, Complaint.received_at < hi))).one()
+        for key, value in {**tickets._mapping, **complaints._mapping}.items():
+            totals[key] += value or 0
+    return totals
+
+
+def service_rates(estate_ids: Any, start: date, end: date) -> list[Rate]:
+    """The rates for estates ``estate_ids`` (ids, a SELECT of ids, or ``None`` for all)
+    over [start, end]."""
+    lo, hi = _span(start, end)
+    counts = case_counts(estate_ids, start, end)
+    completed, on_time, called_back = counts["completed"], counts["on_time"], counts["called_back"]
+    valid_total, valid_resolved = counts["valid_complaints"], counts["valid_resolved"]
+    # open and already late: few rows, and "late" moves with the clock, so always live
+    open_late = _count(select(func.count()).select_from(RepairTicket).where(
+        in_estates(RepairTicket.estate_id, estate_ids), RepairTicket.call_at >= lo, RepairTicket.call_at < hi,
+        RepairTicket.state.in_([s.value for s in OPEN_TICKET]), RepairTicket.completed_at.is_(None),
+        RepairTicket.complete_due_at < now()))
     households = _count(select(func.coalesce(func.sum(Estate.households), 0)).where(
-        Estate.id.in_(estate_ids)))
+        in_estates(Estate.id, estate_ids)))
 
     R = RateCode
     return [

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from . import db, now
 from .casework import CaseState, Complaint, ComplaintKind, MediationCase, RepairTicket, TicketState
-from .deadlines import open_deadlines
+from .deadlines import late_counts, open_deadlines
 from .estates import Estate
 from .governance import LeadershipGroup, LeadershipMeeting
 from .rollout import RolloutPlan, Target
@@ -53,7 +53,8 @@ def monthly_report(user: Any, month: date) -> dict[str, Any]:
                   ("达成协议", count(m, *m_month, m.state == CaseState.AGREED.value)),
                   ("调解不成", count(m, *m_month, m.state == CaseState.FAILED.value))]),
     ]
-    late = [d for d in open_deadlines(user) if d.late is not None]
+    late = [d for d in open_deadlines(user, per_clock=30) if d.late is not None][:30]
+    late_total = sum(n for _, _, n in late_counts(user))
 
     i = Inspection
     i_month = (i.inspected_on >= first, i.inspected_on <= last)
@@ -65,11 +66,10 @@ def monthly_report(user: Any, month: date) -> dict[str, Any]:
         ("未结整改", count(r, r.state != RectState.VERIFIED.value)),
         ("其中逾期", count(r, r.overdue)),
     ]
-    estates = select(Estate.id)
-    clause = scope_clause(Estate, user)
-    estate_ids = list(db.session.scalars(estates if clause is None else estates.where(clause)))
+    from .scoping import ids_in_scope
+
     yesterday = now().date() - timedelta(days=1)  # today is not over yet
-    gaps = patrol_gaps(estate_ids, first, min(last, yesterday)) if estate_ids and first <= yesterday else []
+    gaps = patrol_gaps(ids_in_scope(Estate, user), first, min(last, yesterday)) if first <= yesterday else []
 
     def scoped(stmt: Any, model: type) -> Any:
         clause = scope_clause(model, user)
@@ -80,5 +80,6 @@ def monthly_report(user: Any, month: date) -> dict[str, Any]:
     meeting = db.session.scalar(scoped(select(LeadershipMeeting).join(LeadershipMeeting.group)
                                        .where(LeadershipMeeting.held_on <= last)
                                        .order_by(LeadershipMeeting.held_on.desc()), LeadershipGroup))
-    return {"month": first, "last": last, "casework": casework, "late": late, "supervision": supervision,
+    return {"month": first, "last": last, "casework": casework, "late": late, "late_total": late_total,
+            "supervision": supervision,
             "patrol_gap_days": len(gaps), "plans": plans, "targets": targets, "meeting": meeting}

@@ -150,3 +150,15 @@ def in_scope(obj: Any, user: Any, write: bool = True) -> bool:
     if ident is None:
         return False
     return db.session.scalar(select(pk).where(pk == ident[0], clause)) is not None
+
+
+def ids_in_scope(model: type, user: Any) -> Any:
+    """The ids of ``model`` the user may see, as a SELECT to put inside another query —
+    or ``None`` when the user sees them all (no 13,000-item IN list for a city)."""
+    from sqlalchemy import select
+
+    clause = scope_clause(model, user)
+    if clause is None:
+        return None
+    pk = sa_inspect(model).primary_key[0]
+    return select(pk).where(clause)

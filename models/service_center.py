@@ -61,9 +61,12 @@ class Patrol(TimestampMixin, db.Model):
 
 def patrol_gaps(estate_ids: Any, start: date, end: date) -> list[tuple[int, date, int]]:
     """(estate id, day, patrols) for every day in [start, end] on which an estate in the
-    center's care had fewer than two patrols. ``estate_ids`` is a list or a SELECT."""
+    center's care had fewer than two patrols. ``estate_ids`` is a list, a SELECT or
+    ``None`` (every estate)."""
+    from .rates import in_estates
+
     estates = db.session.scalars(select(Estate.id).where(
-        Estate.id.in_(estate_ids), Estate.management_mode.in_([m.value for m in CENTER_MODES]))).all()
+        in_estates(Estate.id, estate_ids), Estate.management_mode.in_([m.value for m in CENTER_MODES]))).all()
     if not estates:
         return []
     day = func.date(Patrol.patrolled_at)

@@ -33,26 +33,64 @@ class Standing:
     fraction: str | None = None  # numerator / denominator (computed)
 
 
-def latest_values(estate_ids: Any, start: date, end: date) -> dict[int, dict[int, Decimal]]:
-    """indicator id -> {estate id: the latest value in the period}."""
+def latest_rows(estate_ids: Any, start: date, end: date) -> Any:
+    """(estate_id, indicator_id, value) of each estate's latest reading per indicator in
+    the period, as a subquery.
+
+    A period that reaches today reads the kept latest readings (models.tallies): the
+    latest reading in it is the latest of all, if it falls on or after the start."""
+    from .rates import in_estates
+    from .tallies import LatestReading
+
+    if end >= now().date():
+        return select(LatestReading.estate_id, LatestReading.indicator_id, LatestReading.value).where(
+            in_estates(LatestReading.estate_id, estate_ids), LatestReading.inspected_on >= start).subquery()
     ranked = (
         select(Inspection.estate_id, InspectionItem.indicator_id, InspectionItem.value,
                func.row_number().over(partition_by=(Inspection.estate_id, InspectionItem.indicator_id),
                                       order_by=(Inspection.inspected_on.desc(), InspectionItem.id.desc()))
                .label("rank"))
         .join(Inspection, Inspection.id == InspectionItem.inspection_id)
-        .where(Inspection.estate_id.in_(estate_ids), Inspection.inspected_on >= start,
+        .where(in_estates(Inspection.estate_id, estate_ids), Inspection.inspected_on >= start,
                Inspection.inspected_on <= end)
         .subquery())
+    return select(ranked.c.estate_id, ranked.c.indicator_id, ranked.c.value).where(ranked.c.rank == 1).subquery()
+
+
+def latest_values(estate_ids: Any, start: date, end: date) -> dict[int, dict[int, Decimal]]:
+    """indicator id -> {estate id: the latest value in the period} (for a few estates)."""
     out: dict[int, dict[int, Decimal]] = {}
-    for estate_id, indicator_id, value, _ in db.session.execute(select(ranked).where(ranked.c.rank == 1)):
+    for estate_id, indicator_id, value in db.session.execute(select(latest_rows(estate_ids, start, end))):
         out.setdefault(indicator_id, {})[estate_id] = Decimal(value)
     return out
 
 
+def measured(estate_ids: Any, start: date, end: date) -> dict[int, tuple[Decimal, int, int]]:
+    """indicator id -> (mean of the estates' latest values, estates reporting, estates
+    missing the target), summed in the database in whole cents (values have two
+    decimals, so the mean is exact), whatever the number of estates."""
+    from sqlalchemy import and_, case, or_
+
+    rows = latest_rows(estate_ids, start, end)
+    cents = func.round(rows.c.value * 100)
+    target = func.round(Indicator.target * 100)
+    misses = or_(and_(Indicator.comparison == "ge", cents < target),
+                 and_(Indicator.comparison == "le", cents > target),
+                 and_(Indicator.comparison == "eq", cents != target))
+    stmt = (select(rows.c.indicator_id, func.count(), func.sum(cents), func.sum(case((misses, 1), else_=0)))
+            .join(Indicator, Indicator.id == rows.c.indicator_id).group_by(rows.c.indicator_id))
+    out = {}
+    for indicator_id, count, total, missing in db.session.execute(stmt):
+        mean = (Decimal(int(total)) / 100 / count).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+        out[indicator_id] = (mean, count, int(missing))
+    return out
+
+
 def standing(estate_ids: Any, start: date, end: date) -> list[Standing]:
+    """Each indicator against its target for the estates (ids, a SELECT, or ``None`` for
+    all) over [start, end]."""
     rates = {r.code: r for r in service_rates(estate_ids, start, end)}
-    measured = latest_values(estate_ids, start, end)
+    readings = measured(estate_ids, start, end)
     out = []
     for indicator in db.session.scalars(select(Indicator).order_by(Indicator.seq, Indicator.id)):
         if indicator.source == IndicatorSource.COMPUTED and indicator.rate_code in rates:
@@ -60,13 +98,11 @@ def standing(estate_ids: Any, start: date, end: date) -> list[Standing]:
             out.append(Standing(indicator, rate.percent, indicator.meets(rate.percent),
                                 fraction=f"{rate.numerator} / {rate.denominator}"))
             continue
-        values = measured.get(indicator.id, {})
-        if not values:
+        if indicator.id not in readings:
             out.append(Standing(indicator, None, None))
             continue
-        mean = (sum(values.values()) / len(values)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-        missing = sum(1 for v in values.values() if not indicator.meets(v))
-        out.append(Standing(indicator, mean, missing == 0, reported=len(values), missing=missing))
+        mean, reported, missing = readings[indicator.id]
+        out.append(Standing(indicator, mean, missing == 0, reported=reported, missing=missing))
     return out
 
 
@@ -94,17 +130,19 @@ def cleaning_shortfalls(estate_ids: Any, month: date) -> list[CleaningCount]:
     A month not begun has nothing to show."""
     from .supervision import FourInOneGroup, GroupState
 
+    from .rates import in_estates
+
     today = now().date()
     first = month.replace(day=1)
     last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
     if first > today:
         return []
     supervised = select(FourInOneGroup.estate_id).where(
-        FourInOneGroup.estate_id.in_(estate_ids), FourInOneGroup.state == GroupState.ACTIVE.value)
+        in_estates(FourInOneGroup.estate_id, estate_ids), FourInOneGroup.state == GroupState.ACTIVE.value)
     counts = {e: (n, latest) for e, n, latest in db.session.execute(
         select(Inspection.estate_id, func.count(func.distinct(Inspection.inspected_on)),
                func.max(Inspection.inspected_on)).where(
-            Inspection.estate_id.in_(estate_ids), Inspection.kind == InspectionKind.CLEANING.value,
+            in_estates(Inspection.estate_id, estate_ids), Inspection.kind == InspectionKind.CLEANING.value,
             Inspection.inspected_on >= first, Inspection.inspected_on <= last)
         .group_by(Inspection.estate_id))}
     out = []

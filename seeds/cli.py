@@ -20,6 +20,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(seed)
     app.cli.add_command(users)
     app.cli.add_command(seed_scale)
+    app.cli.add_command(tallies)
 
 
 @click.group(cls=AppGroup, help="加载参考数据与演示数据")
@@ -55,6 +56,20 @@ def seed_reference(street_name: str, year: int | None, pilots: bool) -> None:
             + load_plans(street, year or now().year)
         db.session.commit()
     click.echo(f"{street_name}：参考数据就绪（本次新增 {created} 条）")
+
+
+@click.group(cls=AppGroup, help="汇总表（服务指标与最新检查值的汇总，随记录自动更新）")
+def tallies() -> None:
+    pass
+
+
+@tallies.command("rebuild", help="按现有记录重算全部汇总（批量导入数据库后使用）")
+def tallies_rebuild() -> None:
+    from models.tallies import rebuild
+
+    rebuild(db.session.connection())
+    db.session.commit()
+    click.echo("汇总表已按记录重算")
 
 
 @click.group(cls=AppGroup, help="管理用户账号")

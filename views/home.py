@@ -64,25 +64,21 @@ class HomeView(AdminIndexView):
     def dashboard(self, grid: dict) -> dict[str, Any]:
         """What the charts draw, all for the user's scope: estates by class and mode,
         what is late now by kind, indicators against targets, rollout progress."""
-        from datetime import date as _date
-
         from models import now
-        from models.deadlines import open_deadlines
-        from models.rollout import Phase, RolloutPlan, Target
+        from models.deadlines import late_counts, open_deadlines
+        from models.rollout import RolloutPlan, Target
+        from models.scoping import ids_in_scope
         from models.standing import standing
 
         late: dict[str, int] = {}
-        worst = []
-        for d in open_deadlines(current_user):
-            if d.late is None:
-                continue
-            late[d.model.__admin__.label] = late.get(d.model.__admin__.label, 0) + 1
-            if len(worst) < 5:
-                worst.append({"label": f"{d.model.__admin__.label}：{d.row}", "clock": d.clock.label,
-                              "url": url_for(f"{d.model.__tablename__}.details_view", id=d.row.id)})
-        estate_ids = [e for (e,) in db.session.execute(scoped(select(Estate.id), Estate))]
+        for model, clock, n in late_counts(current_user):
+            late[model.__admin__.label] = late.get(model.__admin__.label, 0) + n
+        worst = [{"label": f"{d.model.__admin__.label}：{d.row}", "clock": d.clock.label,
+                  "url": url_for(f"{d.model.__tablename__}.details_view", id=d.row.id)}
+                 for d in open_deadlines(current_user, per_clock=5) if d.late is not None][:5]
+        estates = ids_in_scope(Estate, current_user)
         today = now().date()
-        rows = standing(estate_ids, today.replace(month=1, day=1), today) if estate_ids else []
+        rows = standing(estates, today.replace(month=1, day=1), today)
         plans = db.session.scalars(scoped(select(RolloutPlan).order_by(RolloutPlan.id), RolloutPlan)).all()
         targets = db.session.scalars(scoped(select(Target).order_by(Target.seq), Target)).all()
         return {

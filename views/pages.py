@@ -45,32 +45,60 @@ class ScopedPage(BaseView):
 
 
 class LateView(ScopedPage):
+    """Everything late or nearly due now, across stations, for the user's scope."""
+
+    PER_KIND = 200  # the most late of each kind; the counts say how many there are in all
+
     @expose("/")
     def index(self) -> Any:
-        estates = {e.id: e for e in self.estates()}
+        from models.deadlines import late_counts
+        from models.scoping import ids_in_scope
+
         community_id = request.args.get("community", type=int)
-        chosen = [e.id for e in estates.values() if community_id in (None, e.community_id)]
+        estates = ids_in_scope(Estate, current_user)
+        if community_id:
+            chosen = select(Estate.id).where(Estate.community_id == community_id)
+            estates = chosen if estates is None else chosen.where(Estate.id.in_(estates))
+        deadlines = open_deadlines(current_user, estates, per_clock=self.PER_KIND)
+        names = {e.id: (e.name, c) for e, c in db.session.execute(
+            select(Estate, Community.name).join(Estate.community)
+            .where(Estate.id.in_({d.estate_id for d in deadlines if d.estate_id})))}
         rows = []
-        for d in open_deadlines(current_user, chosen if community_id else None):
-            estate = estates.get(d.estate_id)
+        for d in deadlines:
+            estate, community = names.get(d.estate_id, ("", ""))
             rows.append({
                 "kind": d.model.__admin__.label, "record": str(d.row), "clock": d.clock.label,
                 "due": d.due, "late": describe_gap(d.late) if d.late else None,
                 "left": describe_gap(d.left) if d.left is not None else None,
-                "estate": estate.name if estate else "", "community": estate.community.name if estate else "",
+                "estate": estate, "community": community,
                 "url": url_for(f"{d.model.__tablename__}.details_view", id=d.row.id),
             })
+        counts = [{"kind": m.__admin__.label, "clock": c.label, "count": n,
+                   "shown": min(n, self.PER_KIND)} for m, c, n in late_counts(current_user, estates)]
         yesterday = now().date() - timedelta(days=1)
-        gaps = [{"estate": estates[e].name, "community": estates[e].community.name, "day": day, "count": n}
-                for e, day, n in patrol_gaps(chosen, yesterday - timedelta(days=6), yesterday)]
-        return self.render("admin/late.html", rows=rows, gaps=gaps, communities=self.communities(),
-                           community_id=community_id)
+        all_gaps = patrol_gaps(estates, yesterday - timedelta(days=6), yesterday)
+        shown = all_gaps[: self.PER_KIND]
+        gap_names = {e: (name, c) for e, name, c in db.session.execute(
+            select(Estate.id, Estate.name, Community.name).join(Estate.community)
+            .where(Estate.id.in_({g[0] for g in shown})))}
+        gaps = [{"estate": gap_names[e][0], "community": gap_names[e][1], "day": day, "count": n}
+                for e, day, n in shown]
+        return self.render("admin/late.html", rows=rows, gaps=gaps, gap_total=len(all_gaps), counts=counts,
+                           per_kind=self.PER_KIND, late_total=sum(c["count"] for c in counts),
+                           communities=self.communities(), community_id=community_id)
 
 
 class StandingView(ScopedPage):
+    LISTED = 2000   # estates offered in the picker; a city picks a community first
+    SHORTFALLS = 200
+
     @expose("/")
     def index(self) -> Any:
-        estates = self.estates()
+        from sqlalchemy import func
+
+        from models.rates import in_estates
+        from models.scoping import ids_in_scope
+
         communities = self.communities()
         streets = self.streets()
         today = now().date()
@@ -78,24 +106,48 @@ class StandingView(ScopedPage):
         end = _date(request.args.get("end")) or today
         month = _date((request.args.get("month") or "") + "-01") or today.replace(day=1)
         level, key = request.args.get("level", "all"), request.args.get("key", type=int)
+        scope = ids_in_scope(Estate, current_user)
         if level == "estate":
-            chosen = [e.id for e in estates if e.id == key]
+            chosen = select(Estate.id).where(Estate.id == key)
         elif level == "community":
-            chosen = [e.id for e in estates if e.community_id == key]
+            chosen = select(Estate.id).where(Estate.community_id == key)
         elif level == "street":  # an installation may serve several streets
-            street_of = {c.id: c.street_id for c in communities}
-            chosen = [e.id for e in estates if street_of.get(e.community_id) == key]
+            chosen = select(Estate.id).join(Estate.community).where(Community.street_id == key)
         else:
-            level, chosen = "all", [e.id for e in estates]
+            level, chosen = "all", None
+        if chosen is not None and scope is not None:
+            chosen = chosen.where(Estate.id.in_(scope))
+        elif chosen is None:
+            chosen = scope
+        estate_count = db.session.scalar(select(func.count()).select_from(Estate).where(in_estates(Estate.id, chosen)))
         error = "开始日期不能晚于结束日期" if start > end else None
         rows = [] if error else standing(chosen, start, end)
-        names = {e.id: e for e in estates}
-        shortfalls = [(names[c.estate_id], c) for c in cleaning_shortfalls(chosen, month)]
-        return self.render("admin/standing.html", rows=rows, estates=estates, communities=communities,
-                           streets=streets, start=start, end=end, month=month, level=level, key=key,
-                           error=error, estate_count=len(chosen), shortfalls=shortfalls,
+        short = cleaning_shortfalls(chosen, month)
+        shown = {e.id: e for e in db.session.scalars(select(Estate).where(
+            Estate.id.in_([c.estate_id for c in short[: self.SHORTFALLS]])))}
+        shortfalls = [(shown[c.estate_id], c) for c in short[: self.SHORTFALLS]]
+        return self.render("admin/standing.html", rows=rows, estates=self.picker(scope, level, key),
+                           communities=communities, streets=streets, start=start, end=end, month=month,
+                           level=level, key=key, error=error, estate_count=estate_count,
+                           shortfalls=shortfalls, shortfall_total=len(short),
                            month_over=month.replace(day=1) < today.replace(day=1),
                            month_ahead=month.replace(day=1) > today)
+
+    def picker(self, scope: Any, level: str, key: int | None) -> list[Any]:
+        """(id, name) of the estates to offer: all in scope when they are few, else those of
+        the community chosen (or of the chosen estate's community)."""
+        from models.rates import in_estates
+
+        stmt = select(Estate.id, Estate.name).where(in_estates(Estate.id, scope)).order_by(Estate.name)
+        rows = db.session.execute(stmt.limit(self.LISTED + 1)).all()
+        if len(rows) <= self.LISTED:
+            return rows
+        if level == "community" and key:
+            return db.session.execute(stmt.where(Estate.community_id == key)).all()
+        if level == "estate" and key:
+            community = select(Estate.community_id).where(Estate.id == key).scalar_subquery()
+            return db.session.execute(stmt.where(Estate.community_id == community)).all()
+        return []
 
     def streets(self) -> list[Any]:
         from models.governance import Street

@@ -16,7 +16,6 @@ from typing import Any, Iterable
 from flask import Flask, redirect, url_for
 from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
-from flask_migrate import Migrate
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -31,7 +30,22 @@ APP_NAME = "街道物业管理系统"
 ROOT = Path(__file__).resolve().parent
 
 csrf = CSRFProtect()
-migrate = Migrate()
+
+
+def init_migrations(app: Flask) -> None:
+    """Flask-Migrate where migrations run: under the ``flask`` command (``flask db …``)
+    and wherever flask_migrate is already imported (the tests). A serving process
+    (gunicorn, ``python app.py``) never imports Alembic, which would cost it 11 MB."""
+    import sys
+
+    import click
+
+    in_cli = click.get_current_context(silent=True) is not None
+    if not in_cli and "flask_migrate" not in sys.modules:
+        return
+    from flask_migrate import Migrate
+
+    Migrate(app, db, directory=str(ROOT / "migrations"), compare_type=True)
 
 
 def database_url(raw: str | None, instance_path: str) -> str:
@@ -87,7 +101,7 @@ def create_app(config: dict[str, Any] | None = None,
         raise DeclarationError("模型声明有误，应用未启动：\n  - " + "\n  - ".join(problems))
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(ROOT / "migrations"), compare_type=True)
+    init_migrations(app)
     csrf.init_app(app)
     i18n.init_app(app)
     auth.login_manager.init_app(app)

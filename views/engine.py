@@ -300,6 +300,19 @@ class DeclaredModelView(ImportMixin, WorkflowMixin, ModelView):
                                   "prev": encode_cursor(rows[0], keys) if page and rows else None}
         return count, rows
 
+    def export_query(self, search: str | None, filters: Any, sort_column: Any, sort_desc: bool) -> Any:
+        """The list's rows — same scope, search, filters and order — without its eager
+        loads or pages: what an export reads."""
+        joins: dict = {}
+        query = self._scoped_query()
+        if self._search_supported and search:
+            query, _, joins, _ = self._apply_search(query, None, joins, {}, search)
+        if filters and self._filters:
+            query, _, joins, _ = self._apply_filters(query, None, joins, {}, filters)
+        query, joins = self._apply_sorting(query, joins, sort_column, sort_desc)
+        pk = sa_inspect(self.model).primary_key[0]
+        return query.order_by(pk.desc() if sort_desc else pk)
+
     def _scoped_query(self) -> Any:
         query = db.session.query(self.model)
         clause = self.scope()

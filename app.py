@@ -108,6 +108,8 @@ def create_app(config: dict[str, Any] | None = None,
     app.register_blueprint(auth.bp)
     errors.register(app)
     app.jinja_env.filters["text"] = formatting.text  # numbers, dates, choices as people write them
+    app.jinja_env.globals.update(menu_key=formatting.menu_key, menu_cached=formatting.menu_cached,
+                                 menu_store=formatting.menu_store)
 
     admin = Admin(app, name=APP_NAME,
                   theme=Bootstrap4Theme(base_template="admin/app_base.html", fluid=True),

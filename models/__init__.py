@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 from flask_sqlalchemy import SQLAlchemy
 from flask_sqlalchemy.session import Session as _FlaskSession
-from sqlalchemy import DateTime, MetaData
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import DateTime, Integer, MetaData
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 # Constraint names that say which columns they guard: the engine turns a violated
 # constraint back into the Chinese label of its column.
@@ -49,7 +49,21 @@ class AppSession(_FlaskSession):
 db = SQLAlchemy(model_class=Base, session_options={"class_": AppSession})
 
 
-class TimestampMixin:
+class Versioned:
+    """Optimistic locking: every UPDATE says which version it read (``WHERE version = ?``)
+    and moves it on, so of two edits made from the same reading the second is refused
+    instead of silently overwriting the first. Forms carry the version they showed
+    (views.engine), so a form left open while someone else saved is refused too."""
+
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1, server_default="1",
+                                         info={"internal": True})
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict:
+        return {"version_id_col": cls.__table__.c.version}
+
+
+class TimestampMixin(Versioned):
     created_at: Mapped[datetime] = mapped_column(
         DateTime, default=now, info={"label": "创建时间"})
     updated_at: Mapped[datetime] = mapped_column(

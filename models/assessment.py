@@ -18,7 +18,7 @@ from sqlalchemy import (Date, ForeignKey, Integer, Numeric, String, Text, Unique
                         select)
 from sqlalchemy.orm import Mapped, mapped_column
 
-from . import TimestampMixin, db, now
+from . import TimestampMixin, Versioned, db, now
 from .declare import ChoiceType, Choices, Invalid, ModelAdmin, Perms, Refused, Role, field, figure, relation
 from .estates import CompanyReview, Estate, PropertyCompany, ReviewRating, ServiceContract
 from .governance import Community
@@ -190,7 +190,7 @@ class Assessment(TimestampMixin, db.Model):
             raise Invalid(errors)
 
 
-class AssessmentItem(db.Model):
+class AssessmentItem(Versioned, db.Model):
     __tablename__ = "assessment_item"
     id: Mapped[int] = mapped_column(primary_key=True)
     assessment_id: Mapped[int] = field(ForeignKey("assessment.id"), "年度考评", index=True)

@@ -23,7 +23,7 @@ from sqlalchemy import (Boolean, DateTime, ForeignKey, Integer, Numeric, String,
                         UniqueConstraint, select)
 from sqlalchemy.orm import Mapped, mapped_column
 
-from . import TimestampMixin, db, now
+from . import TimestampMixin, Versioned, db, now
 from .declare import (ChoiceType, Choices, Invalid, ModelAdmin, Perms, Role, computed, field,
                       figure, relation)
 from .estates import Estate
@@ -398,7 +398,7 @@ class MediationCase(TimestampMixin, db.Model):
                                                     ("closed_at", "结案时间", "accepted_at")])
 
 
-class MediationSession(db.Model):
+class MediationSession(Versioned, db.Model):
     __tablename__ = "mediation_session"
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = field(ForeignKey("mediation_case.id"), "调解案件", index=True)

@@ -18,7 +18,7 @@ from sqlalchemy import (Boolean, CheckConstraint, Date, ForeignKey, Integer, Str
                         UniqueConstraint, bindparam, exists, select)
 from sqlalchemy.orm import Mapped, mapped_column
 
-from . import TimestampMixin, db, now
+from . import TimestampMixin, Versioned, db, now
 from .declare import ChoiceType, Choices, Invalid, ModelAdmin, Perms, Role, field, figure, relation
 from .workflow import Param, Transition, Workflow
 
@@ -310,7 +310,7 @@ class OrgUnit(TimestampMixin, db.Model):
             raise Invalid({"community": f"{self.kind.label}是街道一级机构，不属于社区"})
 
 
-class Duty(db.Model):
+class Duty(Versioned, db.Model):
     """One duty item, as the text words it, of a unit or of a community's 居委会."""
 
     __tablename__ = "duty"

@@ -15,7 +15,7 @@ from sqlalchemy import (Boolean, Date, ForeignKey, Integer, String, Text, Unique
                         case, exists, func, literal, or_, select)
 from sqlalchemy.orm import Mapped, mapped_column
 
-from . import TimestampMixin, db, now
+from . import TimestampMixin, Versioned, db, now
 from .declare import (ChoiceType, Choices, Invalid, ModelAdmin, Perms, Role, Upload, field, figure,
                       relation)
 from .estates import Estate, EstateClass, ServiceContract, _today
@@ -348,7 +348,7 @@ class Pilot(TimestampMixin, db.Model):
             raise Invalid({"designated_on": "确定为试点的日期不能晚于今天"})
 
 
-class PilotMilestone(db.Model):
+class PilotMilestone(Versioned, db.Model):
     __tablename__ = "pilot_milestone"
     id: Mapped[int] = mapped_column(primary_key=True)
     pilot_id: Mapped[int] = field(ForeignKey("pilot.id"), "试点", index=True)

@@ -22,7 +22,7 @@ from decimal import Decimal
 from sqlalchemy import Date, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint, and_, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from . import TimestampMixin, db, now
+from . import TimestampMixin, Versioned, db, now
 from .declare import ChoiceType, Choices, Invalid, ModelAdmin, Perms, Role, computed, field, figure, relation
 from .estates import Estate
 from .workflow import Clock, Param, Transition, Workflow, days_after, days_before
@@ -110,7 +110,7 @@ class Matter(Choices):
     MAJOR = "major", "重大事项"  # 筹集和使用维修资金、改建重建等：四分之三
 
 
-class Resolution(db.Model):
+class Resolution(Versioned, db.Model):
     """表决事项: votes for and against, by owners and by area; carried is computed."""
 
     __tablename__ = "resolution"

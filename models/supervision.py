@@ -21,7 +21,7 @@ from sqlalchemy import (Boolean, Column, Date, ForeignKey, Integer, Numeric, Str
                         UniqueConstraint, and_, func, select)
 from sqlalchemy.orm import Mapped, mapped_column
 
-from . import TimestampMixin, db, now
+from . import TimestampMixin, Versioned, db, now
 from .declare import (ChoiceType, Choices, Invalid, ModelAdmin, Perms, Refused, Role, Upload, computed,
                       field, figure, relation)
 from .estates import Estate
@@ -412,7 +412,7 @@ class Inspection(TimestampMixin, db.Model):
             raise Invalid(errors)
 
 
-class InspectionItem(db.Model):
+class InspectionItem(Versioned, db.Model):
     """The value found for one indicator in one inspection."""
 
     __tablename__ = "inspection_item"
@@ -457,7 +457,7 @@ class InspectionItem(db.Model):
                 raise Invalid({"indicator": f"{self.indicator.name}由记录计算，不能在检查中填写"})
 
 
-class InspectionPhoto(db.Model):
+class InspectionPhoto(Versioned, db.Model):
     __tablename__ = "inspection_photo"
     id: Mapped[int] = mapped_column(primary_key=True)
     inspection_id: Mapped[int] = field(ForeignKey("inspection.id"), "监督检查", index=True)

@@ -38,8 +38,9 @@ from flask_wtf import FlaskForm
 from sqlalchemy import Boolean, Column, Date, DateTime, Integer, Numeric, String, Text
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.orm import joinedload, selectinload
-from wtforms import ValidationError
+from wtforms import HiddenField, ValidationError
 from wtforms.fields.core import UnboundField
 from wtforms.validators import NumberRange
 
@@ -69,6 +70,53 @@ ENDPOINT_OPERATION = {
 # Endpoints that change rows: they see rows through the write scope.
 WRITE_ENDPOINTS = {"create_view", "edit_view", "ajax_update", "delete_view", "action_view",
                    "transition_view"}
+
+
+STALE_MESSAGE = ("保存未完成：这条记录在您打开之后已被{who}修改，您的修改没有保存，以免覆盖对方的修改。"
+                 "请重新打开这条记录，在最新内容上再改。")
+
+
+class VersionField(HiddenField):
+    """The version of the row a form was filled from: read on save, never written to
+    the row (a posted version cannot move it)."""
+
+    def populate_obj(self, obj: Any, name: str) -> None:
+        pass
+
+
+def last_editor(model: Any) -> str:
+    """Who saved the row last, from the audit trail — for the stale-form message."""
+    from models.audit import AuditLog
+
+    ident = sa_inspect(model).identity
+    if ident is None:
+        return "他人"
+    entry = db.session.scalar(db.select(AuditLog).where(
+        AuditLog.model == model.__tablename__, AuditLog.row_id == str(ident[0]))
+        .order_by(AuditLog.at.desc(), AuditLog.id.desc()).limit(1))
+    if entry is None:
+        return "他人"
+    return f"{entry.actor}（{entry.at:%m-%d %H:%M}）"
+
+
+def _touch(model: Any) -> None:
+    """Make the row's UPDATE happen (and its version move on) though none of its own
+    columns changed."""
+    from sqlalchemy.orm.attributes import flag_modified
+
+    if hasattr(model, "updated_at"):
+        model.updated_at = now()
+        return
+    mapper = sa_inspect(type(model))
+    column = next(a.key for a in mapper.column_attrs
+                  if not a.columns[0].primary_key and a.columns[0] is not mapper.version_id_col)
+    flag_modified(model, column)
+
+
+def _children_changed(model: Any) -> bool:
+    session = db.session
+    return any(obj is not model and hasattr(type(obj), "__admin__")
+               for obj in list(session.new) + list(session.dirty) + list(session.deleted))
 
 
 class AdminForm(FlaskForm):
@@ -492,6 +540,9 @@ class DeclaredModelView(ImportMixin, WorkflowMixin, ModelView):
         except IntegrityError as exc:
             session.rollback()
             flash(f"{what}未完成，数据未改变：{integrity_message(exc, self.model)}", "error")
+        except StaleDataError:  # saved by someone else between our read and our write
+            session.rollback()
+            flash(STALE_MESSAGE.format(who="他人"), "error")
         except OperationalError:
             session.rollback()
             log.exception("database unavailable during %s on %s", what, self.model.__name__)
@@ -523,8 +574,15 @@ class DeclaredModelView(ImportMixin, WorkflowMixin, ModelView):
         return model
 
     def update_model(self, form: Any, model: Any) -> bool:
+        shown = getattr(getattr(form, "row_version", None), "data", None)
+        if shown and shown != str(self._row_version(model)):
+            # the form was read before someone else saved: keep their edit, say so
+            flash(STALE_MESSAGE.format(who=last_editor(model)), "error")
+            return False
         with db.session.no_autoflush:
             form.populate_obj(model)
+            if _children_changed(model):  # an inline child edited alone still moves the parent on
+                _touch(model)
         if not self.save(model, False, form):
             return False
         self.after_model_change(form, model, False)
@@ -664,7 +722,18 @@ class DeclaredModelView(ImportMixin, WorkflowMixin, ModelView):
             attr = getattr(form_class, name, None)
             if isinstance(attr, UnboundField) and attr.field_class in swaps:
                 attr.field_class = swaps[attr.field_class]
+        if sa_inspect(self.model).version_id_col is not None:
+            form_class.row_version = VersionField()
         return form_class
+
+    def on_form_prefill(self, form: Any, id: Any) -> None:
+        """An edit form remembers which version of the row it shows."""
+        super().on_form_prefill(form, id)
+        if hasattr(form, "row_version") and not form.row_version.data:
+            form.row_version.data = str(self._row_version(self.get_one(id)))
+
+    def _row_version(self, model: Any) -> Any:
+        return getattr(model, sa_inspect(self.model).version_id_col.key)
 
     def _create_ajax_loader(self, name: str, options: dict[str, Any]) -> Any:
         target = sa_inspect(self.model).relationships[name].mapper.class_

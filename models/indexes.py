@@ -10,7 +10,7 @@ Declared once — ``filters=`` and ``sort=`` on the model — and created by the
 * each clock's state (or stop time) followed by its deadline, for "what is late now".
 
 An index whose leading columns an existing index (or unique constraint) already covers is
-not added twice.
+not added twice, and a plain index that merely begins a longer one is dropped.
 """
 
 from __future__ import annotations
@@ -56,13 +56,14 @@ def wanted(model: type) -> list[tuple[list[Any], list[Any]]]:
     sorts = (spec.sort,) if isinstance(spec.sort, str) else tuple(spec.sort or ())
     sort_columns = [_local_column(model, s.lstrip("-")) for s in sorts]
     if sort_columns and all(c is not None for c in sort_columns):
-        # an index on the sort columns alone already ends in the row id (SQLite's rowid;
-        # PostgreSQL sorts the rare ties of a 20-row page in memory)
-        out.append(([*sort_columns, *[c for c in pk if c not in sort_columns]], sort_columns))
+        # ending in the key: a page (and a deep OFFSET) is read from the index alone
+        key = [*sort_columns, *[c for c in pk if c not in sort_columns]]
+        out.append((key, key))
         scope = spec.scope if isinstance(spec.scope, str) else None
         anchor = _local_column(model, scope) if scope else None
         if anchor is not None and not anchor.primary_key and anchor not in sort_columns:
-            out.append(([anchor, *sort_columns], [anchor, *sort_columns]))
+            scoped = [anchor, *key]  # the rows of a street or an estate, from the index alone
+            out.append((scoped, scoped))
     # each running clock is found by its state (or its unset stop time), then its deadline:
     # "what is late now" reads the few open rows, not every row ever past its deadline
     workflow = getattr(spec, "workflow", None)
@@ -82,3 +83,14 @@ def declare_indexes(models: Iterable[type]) -> None:
         for columns, prefix in wanted(model):
             if not _covered(table, prefix):
                 Index(None, *columns)  # named by the metadata's naming convention
+        _drop_redundant(table)
+
+
+def _drop_redundant(table: Any) -> None:
+    """A plain index whose columns begin a longer one is redundant: the longer serves its
+    look-ups too, and every write would pay for both."""
+    longer = [[c.name for c in ix.columns] for ix in table.indexes]
+    for ix in list(table.indexes):
+        names = [c.name for c in ix.columns]
+        if not ix.unique and any(len(o) > len(names) and o[: len(names)] == names for o in longer):
+            table.indexes.discard(ix)

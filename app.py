@@ -124,6 +124,9 @@ def create_app(config: dict[str, Any] | None = None,
     admin.add_view(RolloutView(name="推进总览", category="推进实施", endpoint="rollout"))
     admin.add_view(MoneyTrailView(name="资金审计", category="资金管理", endpoint="money_trail"))
     admin.add_view(ReportView(name="月度报告", endpoint="report"))
+    from views.recycle import RecycleBinView
+
+    admin.add_view(RecycleBinView(name="回收站", category="系统管理", endpoint="recycle"))
 
     @app.route("/")
     def root():

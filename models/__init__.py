@@ -86,6 +86,7 @@ from . import (accounts, assessment, audit, casework, estates, funds, governance
 from .indexes import declare_indexes  # noqa: E402
 from .search import attach as attach_search  # noqa: E402
 
-# What the declarations imply for the schema: search columns and list indexes.
+# What the declarations imply for the schema: search columns and the indexes of what
+# lists filter and sort on.
 attach_search(declared_models())
 declare_indexes(declared_models())

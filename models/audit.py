@@ -24,6 +24,7 @@ class AuditAction(Choices):
     CREATE = "create", "新增"
     UPDATE = "update", "修改"
     DELETE = "delete", "删除"
+    RESTORE = "restore", "恢复"
     ACTION = "action", "操作"
     TRANSITION = "transition", "流转"
     LOGIN = "login", "登录"
@@ -162,6 +163,13 @@ def _changes(obj: Any, new: bool) -> dict[str, list[Any]]:
     return out
 
 
+def _kind_of_update(changes: dict[str, list[Any]]) -> AuditAction:
+    """Moving a row to the recycle bin and back are a deletion and a restoration."""
+    if "deleted_at" in changes:
+        return AuditAction.DELETE if changes["deleted_at"][1] is not None else AuditAction.RESTORE
+    return AuditAction.UPDATE
+
+
 def _stored(attr: Any) -> bool:
     """A real column of the table, not a figure computed in SQL."""
     from sqlalchemy import Column
@@ -188,7 +196,7 @@ def _collect(session, flush_context, instances) -> None:
             if _audited(obj) and session.is_modified(obj, include_collections=True):
                 changes = _changes(obj, new=False)
                 if changes:
-                    pending.append((obj, AuditAction.UPDATE, changes, actor))
+                    pending.append((obj, _kind_of_update(changes), changes, actor))
         for obj in session.deleted:
             if _audited(obj):
                 pending.append((obj, AuditAction.DELETE, _snapshot(obj), actor, str(obj)[:200]))

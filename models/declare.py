@@ -344,6 +344,7 @@ class ModelAdmin:
     print_template: str | None = None
     """A template for a printable page of one row (A4), e.g. an assessment sheet."""
 
+
     station: Any = None
     """The station (an ``OrgKind``) whose cases these are: station staff may act on
     them only if their account belongs to a unit of that kind."""

@@ -15,6 +15,7 @@ from sqlalchemy import (Boolean, Date, ForeignKey, Integer, Numeric, String, Tex
 from sqlalchemy.orm import Mapped, mapped_column
 
 from . import TimestampMixin, db, now
+from .softdelete import SoftDeletable, taken_by
 from .declare import (Action, ChoiceType, Choices, Invalid, ModelAdmin, Perms, Role, computed,
                       field, figure, relation)
 from .governance import DEMO_HELP, Community, Street
@@ -55,7 +56,7 @@ def _today():
     return bindparam("today", callable_=lambda: now().date(), type_=Date, unique=True)
 
 
-class Estate(TimestampMixin, db.Model):
+class Estate(SoftDeletable, TimestampMixin, db.Model):
     """小区: a property-management area of the street."""
 
     __tablename__ = "estate"
@@ -112,10 +113,10 @@ class Estate(TimestampMixin, db.Model):
 
     def clean(self) -> None:
         community_id = self.community.id if self.community is not None else self.community_id
-        if self.name and community_id is not None and db.session.scalar(select(Estate.id).where(
-                Estate.community_id == community_id, Estate.name == self.name,
-                Estate.id != (self.id or 0))):
-            raise Invalid({"name": f"{self.community or '该社区'}已有名为“{self.name}”的小区"})
+        if self.name and community_id is not None:
+            hint = taken_by(Estate, self, Estate.community_id == community_id, Estate.name == self.name)
+            if hint is not None:
+                raise Invalid({"name": f"{self.community or '该社区'}已有名为“{self.name}”的小区{hint}"})
 
     def mark_pilot(self) -> None:
         """A pilot is a record (models.rollout.Pilot); 试点小区 is computed from it."""
@@ -134,7 +135,7 @@ class Qualification(Choices):
     NONE = "none", "无（不再要求资质）"
 
 
-class PropertyCompany(TimestampMixin, db.Model):
+class PropertyCompany(SoftDeletable, TimestampMixin, db.Model):
     """物业服务企业: the street reviews its qualification and assesses its service
     (篇5 二(一)1(1), 二(二)1)."""
 

@@ -19,6 +19,7 @@ from sqlalchemy import (Boolean, CheckConstraint, Date, ForeignKey, Integer, Str
 from sqlalchemy.orm import Mapped, mapped_column
 
 from . import TimestampMixin, Versioned, db, now
+from .softdelete import SoftDeletable, taken_by
 from .declare import ChoiceType, Choices, Invalid, ModelAdmin, Perms, Role, field, figure, relation
 from .workflow import Param, Transition, Workflow
 
@@ -52,7 +53,7 @@ class Street(TimestampMixin, db.Model):
         return self.name
 
 
-class Community(TimestampMixin, db.Model):
+class Community(SoftDeletable, TimestampMixin, db.Model):
     """社区居委会 (篇5 二(一)3): its 物业管理委员会 and supervision group are
     :class:`OrgUnit` rows of the community."""
 
@@ -94,10 +95,10 @@ class Community(TimestampMixin, db.Model):
 
     def clean(self) -> None:
         street_id = self.street.id if self.street is not None else self.street_id
-        if self.name and street_id is not None and db.session.scalar(select(Community.id).where(
-                Community.street_id == street_id, Community.name == self.name,
-                Community.id != (self.id or 0))):
-            raise Invalid({"name": f"{self.street or '该街道'}已有名为“{self.name}”的社区"})
+        if self.name and street_id is not None:
+            hint = taken_by(Community, self, Community.street_id == street_id, Community.name == self.name)
+            if hint is not None:
+                raise Invalid({"name": f"{self.street or '该街道'}已有名为“{self.name}”的社区{hint}"})
 
 
 class LeaderRole(Choices):

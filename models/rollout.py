@@ -420,7 +420,7 @@ def metric_count(metric: Metric | str, street_id: Any = None, community_id: Any 
     """SELECT counting the estates that meet ``metric`` in a street, a community or
     several communities."""
     stmt = select(func.count(Estate.id)).join(Community, Community.id == Estate.community_id).where(
-        metric_condition(metric))
+        metric_condition(metric), Estate.deleted_at.is_(None))  # the recycle bin counts for nothing
     if street_id is not None:
         stmt = stmt.where(Community.street_id == street_id)
     if community_id is not None:

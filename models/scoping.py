@@ -111,11 +111,26 @@ def _along(model: type, path: str, clause: Any) -> Any:
     return clause
 
 
-def scope_clause(model: type, user: Any, write: bool = False) -> ColumnElement[bool] | None:
+def scope_clause(model: type, user: Any, write: bool = False,
+                 include_deleted: bool = False) -> ColumnElement[bool] | None:
     """A WHERE clause limiting ``model`` to ``user``'s rows; ``None`` means no limit.
 
     With several paths (finest first) a row is placed by the first one that is set.
+    Rows in the recycle bin (models.softdelete) are left out unless ``include_deleted``.
     """
+    from sqlalchemy import and_
+
+    from .softdelete import not_deleted
+
+    clause = _placed(model, user, write)
+    alive = None if include_deleted else not_deleted(model)
+    if alive is None:
+        return clause
+    return alive if clause is None else and_(clause, alive)
+
+
+def _placed(model: type, user: Any, write: bool) -> ColumnElement[bool] | None:
+    """Where the row lies against the user's bindings (street → community → estate)."""
     from sqlalchemy import and_, or_
 
     paths = scope_paths(model)
@@ -137,12 +152,12 @@ def scope_clause(model: type, user: Any, write: bool = False) -> ColumnElement[b
     return or_(*alternatives) if len(alternatives) > 1 else alternatives[0]
 
 
-def in_scope(obj: Any, user: Any, write: bool = True) -> bool:
+def in_scope(obj: Any, user: Any, write: bool = True, include_deleted: bool = False) -> bool:
     """Whether one (flushed) object lies inside ``user``'s scope (for writing, by default)."""
     from . import db
 
     model = type(obj)
-    clause = scope_clause(model, user, write)
+    clause = scope_clause(model, user, write, include_deleted)
     if clause is None:
         return True
     pk = sa_inspect(model).primary_key[0]

@@ -16,6 +16,7 @@ from sqlalchemy import (Boolean, Date, DateTime, ForeignKey, Integer, Numeric, S
 from sqlalchemy.orm import Mapped, mapped_column
 
 from . import TimestampMixin, db, now
+from .softdelete import SoftDeletable
 from .casework import TOLERANCE
 from .declare import ChoiceType, Choices, Invalid, ModelAdmin, Perms, Role, field, relation
 from .estates import Estate, ManagementMode
@@ -125,7 +126,7 @@ class Clearing(TimestampMixin, db.Model):
             raise Invalid({"done_on": "完成日期不能晚于今天"})
 
 
-class Household(TimestampMixin, db.Model):
+class Household(SoftDeletable, TimestampMixin, db.Model):
     """住户档案 (篇5 二(一)4(4))."""
 
     __tablename__ = "household"

@@ -33,10 +33,28 @@ def test_create_update_delete_are_recorded_with_old_and_new_values(app, client_f
     assert updated.action == AuditAction.UPDATE
     assert updated.changes == {"estate_class": ["second", "first"], "households": [120, 150]}
 
-    street.post("/admin/estate/delete/", {"id": str(estate)})
+    street.post("/admin/estate/delete/", {"id": str(estate)})  # a registry: into the recycle bin
     deleted = entries_for(app, estate)[-1]
     assert deleted.action == AuditAction.DELETE
-    assert deleted.changes["households"] == [150, None]
+    assert deleted.changes["deleted_by"] == [None, "街道物业办 王敏（street）"]
+    with app.app_context():
+        assert db.session.get(Estate, estate).households == 150  # kept, to be restored
+
+
+def test_a_row_deleted_for_real_leaves_its_last_values_in_the_trail(app, client_for):
+    from models.governance import StaffMember
+
+    street = client_for("street")
+    with app.app_context():
+        staff = db.session.scalar(db.select(StaffMember).limit(1))
+        staff_id, name = staff.id, staff.name
+    assert street.post("/admin/staff_member/delete/", {"id": str(staff_id)}).status_code == 302
+    with app.app_context():
+        assert db.session.get(StaffMember, staff_id) is None
+        entry = db.session.scalars(db.select(AuditLog).where(
+            AuditLog.model == "staff_member", AuditLog.row_id == str(staff_id)).order_by(AuditLog.id)).all()[-1]
+    assert entry.action == AuditAction.DELETE
+    assert entry.changes["name"] == [name, None]
 
 
 def test_history_screen_shows_who_changed_what(app, client_for):

@@ -45,7 +45,9 @@ from wtforms.fields.core import UnboundField
 from wtforms.validators import NumberRange
 
 from models import db, now
-from models.audit import AuditAction, history_of, record
+from models import softdelete
+from models.audit import AuditAction, current_actor, history_of, record
+from models.softdelete import soft_deletes
 from models.declare import (ChoiceType, Invalid, ModelAdmin, Refused, attr_info, column_label,
                             lookup_fields, may)
 from models.scoping import in_scope, scope_clause
@@ -589,11 +591,21 @@ class DeclaredModelView(ImportMixin, WorkflowMixin, ModelView):
         return True
 
     def delete_model(self, model: Any) -> bool:
+        """Delete — into the recycle bin for the registries (models.softdelete)."""
+        soft = soft_deletes(self.model)
+
         def change() -> None:
             self.on_model_delete(model)
-            db.session.delete(model)
-        if not self.write(change, what=f"删除「{model}」"):
+            if soft:
+                softdelete.delete(model, current_actor()[1])
+            else:
+                db.session.delete(model)
+        done = f"删除「{model}」" if not soft else f"删除「{model}」（移入回收站）"
+        if not self.write(change, what=done):
             return False
+        if soft:
+            flash(f"「{model}」已移入回收站，可在 系统管理 › 回收站 恢复", "success")
+            return True
         self.after_model_delete(model)
         return True
 
@@ -617,7 +629,10 @@ class DeclaredModelView(ImportMixin, WorkflowMixin, ModelView):
                 try:
                     if name == "delete":
                         self.on_model_delete(row)
-                        db.session.delete(row)
+                        if soft_deletes(self.model):
+                            softdelete.delete(row, current_actor()[1])
+                        else:
+                            db.session.delete(row)
                     else:
                         getattr(row, name)()
                         run_rules_on_session(row)

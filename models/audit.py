@@ -218,6 +218,12 @@ def _write(session, flush_context) -> None:
             "changes": changes,
         })
     if rows:
+        from .search import document_for
+
+        searchable = document_for(AuditLog)  # the trail is written past the ORM: its search text too
+        if searchable is not None:
+            for row in rows:
+                row["search_doc"] = searchable(row)
         session.connection().execute(insert(AuditLog.__table__), rows)
 
 

@@ -129,7 +129,11 @@ def search_clause(model: type, search: str, dialect: str) -> Any:
     names = search_fields(model)
     table = model.__table__
     columns = [getattr(model, n) for n in names]
-    like = [or_(*[c.ilike(f"%{_escape(term)}%", escape="\\") for c in columns]) for term in _terms(search)]
+    # the index holds normalised text (full-width digits as ASCII…); the check accepts the
+    # term as typed or normalised, whichever the stored text has
+    like = [or_(*[c.ilike(f"%{_escape(form)}%", escape="\\") for c in columns
+                  for form in dict.fromkeys((term, unicodedata.normalize("NFKC", term)))])
+            for term in _terms(search)]
     if COLUMN not in table.c:  # a model added after start-up (tests): no index to ask
         return _and(like)
     if dialect == "sqlite":

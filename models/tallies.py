@@ -176,48 +176,93 @@ def _as_date(value: Any) -> date:
 
 
 # -- kept in step with every flush -----------------------------------------------------------
+#
+# What a flush touches is read from the database itself, before the flush (where the rows
+# were) and after it (where they are now) — not from the objects, whose old values may
+# be unknown (expired by a commit) and whose relationships may be stale.
 
 
-def _history(obj: Any, names: tuple[str, ...]) -> list[tuple[Any, ...]]:
-    """The values of ``names`` now and, where changed, before."""
-    state = sa_inspect(obj)
-    now_values = tuple(getattr(obj, n) for n in names)
-    before = []
-    for n in names:
-        history = state.attrs[n].history
-        before.append(history.deleted[0] if history.deleted else getattr(obj, n))
-    return [now_values, tuple(before)]
+def _tallied(session: Session, groups: Any) -> dict[type, set[Any]]:
+    """Ids of the tallied rows among ``groups`` of session objects, by model."""
+    from .casework import Complaint, RepairTicket
+    from .supervision import Inspection, InspectionItem
+
+    ids: dict[type, set[Any]] = {}
+    for obj in chain(*groups):
+        for model in (RepairTicket, Complaint, Inspection, InspectionItem):
+            if isinstance(obj, model):
+                # a new row has its key on the object during the flush, not yet an identity
+                key = sa_inspect(obj).mapper.primary_key_from_instance(obj)[0]
+                if key is not None:
+                    ids.setdefault(model, set()).add(key)
+    return ids
 
 
-@event.listens_for(Session, "after_flush")
-def _keep_in_step(session: Session, flush_context: Any) -> None:
+def _keys(connection: Any, ids: dict[type, set[Any]]) -> tuple[set[tuple[int, date]], set[int]]:
+    """(estate, month) pairs of the cases and estates of the readings with these ids,
+    as the database holds them now."""
     from .casework import Complaint, RepairTicket
     from .supervision import Inspection, InspectionItem
 
     cases: set[tuple[int, date]] = set()
     estates: set[int] = set()
-    for obj in chain(session.new, session.dirty, session.deleted):
-        if isinstance(obj, RepairTicket) or isinstance(obj, Complaint):
-            at = "call_at" if isinstance(obj, RepairTicket) else "received_at"
-            for estate_id, when in _history(obj, ("estate_id", at)):
-                if estate_id is not None and when is not None:
-                    cases.add((estate_id, month_of(when)))
-        elif isinstance(obj, Inspection):
-            estates |= {e for (e,) in _history(obj, ("estate_id",)) if e is not None}
-        elif isinstance(obj, InspectionItem):
-            inspection = obj.inspection if obj.inspection is not None else (
-                session.get(Inspection, obj.inspection_id) if obj.inspection_id else None)
-            if inspection is not None and inspection.estate_id is not None:
-                estates.add(inspection.estate_id)
-            for (old,) in _history(obj, ("inspection_id",)):
-                if old is not None and old != obj.inspection_id:
-                    previous = session.get(Inspection, old)
-                    if previous is not None:
-                        estates.add(previous.estate_id)
+    for model, column in ((RepairTicket, RepairTicket.call_at), (Complaint, Complaint.received_at)):
+        if ids.get(model):
+            for estate_id, when in connection.execute(select(model.estate_id, column).where(
+                    model.id.in_(ids[model]))):
+                cases.add((estate_id, month_of(when)))
+    if ids.get(Inspection):
+        estates |= set(connection.execute(select(Inspection.estate_id).where(
+            Inspection.id.in_(ids[Inspection]))).scalars())
+    if ids.get(InspectionItem):
+        estates |= set(connection.execute(select(Inspection.estate_id).join(
+            InspectionItem, InspectionItem.inspection_id == Inspection.id).where(
+            InspectionItem.id.in_(ids[InspectionItem]))).scalars())
+    return cases, estates
+
+
+@event.listens_for(Session, "before_flush")
+def _where_they_were(session: Session, flush_context: Any, instances: Any) -> None:
+    ids = _tallied(session, (session.dirty, session.deleted))
+    if ids:
+        cases, estates = _keys(session.connection(), ids)
+        pending = session.info.setdefault("tallies_before", (set(), set()))
+        pending[0].update(cases)
+        pending[1].update(estates)
+
+
+@event.listens_for(Session, "after_flush")
+def _keep_in_step(session: Session, flush_context: Any) -> None:
+    cases, estates = session.info.pop("tallies_before", (set(), set()))
+    ids = _tallied(session, (session.new, session.dirty))
+    if ids:
+        now_cases, now_estates = _keys(session.connection(), ids)
+        cases |= now_cases
+        estates |= now_estates
     if cases or estates:
         connection = session.connection()
+        _lock_estates(connection, {e for e, _ in cases} | estates)
         _refresh_cases(connection, sorted(cases))
         _refresh_readings(connection, sorted(estates))
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget(session: Session) -> None:
+    session.info.pop("tallies_before", None)
+
+
+def _lock_estates(connection: Any, estates: set[int]) -> None:
+    """On PostgreSQL, one transaction at a time recounts an estate: a second one waits
+    until the first commits, and its recount (a new statement) then sees the first's rows
+    — two tickets saved at once for one estate are both counted. In order, so two
+    transactions never wait for each other. SQLite writes one transaction at a time."""
+    if connection.dialect.name != "postgresql":
+        return
+    for estate_id in sorted(estates):
+        connection.execute(select(func.pg_advisory_xact_lock(TALLY_LOCK, estate_id)))
+
+
+TALLY_LOCK = 7231  # the advisory-lock namespace of the tallies
 
 
 # -- reading them ----------------------------------------------------------------------------------

@@ -74,7 +74,10 @@ def export_rows(view: Any) -> tuple[list[str], Iterator[list[Any]]]:
     statement = query.with_entities(*expressions).statement  # plain rows: no ORM loading per row
 
     def tuples() -> Iterator[list[Any]]:
-        result = db.session.connection().execution_options(stream_results=True).execute(statement)
+        # on the statement, not the connection: Connection.execution_options() changes the
+        # connection itself, and every later statement of the transaction (a SAVEPOINT's
+        # ROLLBACK included) would then be sent as a PostgreSQL server-side cursor
+        result = db.session.connection().execute(statement.execution_options(stream_results=True))
         while batch := result.fetchmany(STREAM):
             for row in batch:
                 yield [f(v) for f, v in zip(formatters, row)]

@@ -99,6 +99,8 @@ def create_app(config: dict[str, Any] | None = None,
         # before it answers 503 "数据库繁忙", and for a connection to the server
         DATABASE_BUSY_TIMEOUT=float(os.environ.get("DATABASE_BUSY_TIMEOUT", "15")),
         DATABASE_CONNECT_TIMEOUT=int(os.environ.get("DATABASE_CONNECT_TIMEOUT", "5")),
+        # behind a reverse proxy: how many proxies set X-Forwarded-For/-Proto
+        PROXY_COUNT=int(os.environ.get("PROXY_COUNT", "0")),
         WTF_CSRF_TIME_LIMIT=8 * 3600,           # a working day on one form
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -118,6 +120,13 @@ def create_app(config: dict[str, Any] | None = None,
     problems = check_declarations(models)
     if problems:
         raise DeclarationError("模型声明有误，应用未启动：\n  - " + "\n  - ".join(problems))
+
+    if app.config["PROXY_COUNT"]:
+        # the client's address (login throttling) and https (secure cookies) as the proxy saw them
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
 
     db.init_app(app)
     init_migrations(app)

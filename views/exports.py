@@ -76,9 +76,7 @@ def export_rows(view: Any) -> tuple[list[str], Iterator[list[Any]]]:
     statement = query.with_entities(*expressions).statement  # plain rows: no ORM loading per row
 
     def tuples() -> Iterator[list[Any]]:
-        # on the statement, not the connection: Connection.execution_options() changes the
-        # connection itself, and every later statement of the transaction (a SAVEPOINT's
-        # ROLLBACK included) would then be sent as a PostgreSQL server-side cursor
+        # options on the statement, not the connection: they must not outlive the export
         result = db.session.connection().execute(statement.execution_options(stream_results=True))
         while batch := result.fetchmany(STREAM):
             for row in batch:

@@ -141,15 +141,17 @@ class Postgres:
 # -- create --------------------------------------------------------------------------------
 
 
-def create_backup(out: Path | None = None) -> tuple[Path, dict[str, Any]]:
+def create_backup(out: str | Path | None = None) -> tuple[Path, dict[str, Any]]:
     """Write the archive; returns its path and manifest. Written under a temporary name
     and renamed when complete, so a backup that exists is a whole one."""
     kind = dialect()
     instance = Path(current_app.instance_path)
     stamp = now().strftime("%Y%m%d-%H%M%S")
-    out = Path(out) if out else instance / "backups" / f"wuye-{stamp}.tar.gz"
-    if out.is_dir():
-        out = out / f"wuye-{stamp}.tar.gz"
+    name = f"wuye-{stamp}.tar.gz"
+    folder = not out or str(out).endswith(os.sep) or Path(out).is_dir()
+    out = Path(out or instance / "backups")
+    if folder:  # a file named by the time, in that folder
+        out = out / name
     out.parent.mkdir(parents=True, exist_ok=True)
 
     with tempfile.TemporaryDirectory(prefix="wuye-backup-", dir=out.parent) as work:
@@ -448,9 +450,10 @@ def backup() -> None:
 
 
 @backup.command("create", help="备份数据库和上传的文件到一个 .tar.gz 文件；应用无需停止")
-@click.option("--out", type=click.Path(path_type=Path),
-              help="备份文件路径或目录（默认 instance/backups/wuye-日期-时间.tar.gz）")
-def backup_create(out: Path | None) -> None:
+@click.option("--out", type=click.Path(),
+              help="备份文件路径，或目录（以 / 结尾或已存在；文件名为 wuye-日期-时间.tar.gz）；"
+                   "默认 instance/backups/")
+def backup_create(out: str | None) -> None:
     path, manifest = create_backup(out)
     size = path.stat().st_size / 1024 / 1024
     click.echo(f"备份完成：{path}（{size:.1f} MB；数据库 {manifest['dialect']}，"

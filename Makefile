@@ -12,9 +12,11 @@ PG_SERVER ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 PG_PROBE := import psycopg; psycopg.connect('host=127.0.0.1 port=5432 user=postgres dbname=postgres', connect_timeout=3).close()
 
 # System packages, installed through apt when run as root (CI, fresh machines):
-# a CJK font so the PDF report shows Chinese; Debian's chromium for the browser tests.
+# a CJK font so the PDF report shows Chinese; Debian's chromium for the browser tests;
+# PostgreSQL's client tools (pg_dump, pg_restore, psql) for `flask backup`, when absent.
 RUN_PACKAGES := fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0
-TEST_PACKAGES := $(RUN_PACKAGES) chromium
+PG_CLIENT := $(if $(shell command -v pg_dump 2>/dev/null),,postgresql-client)
+TEST_PACKAGES := $(RUN_PACKAGES) chromium $(PG_CLIENT)
 
 define system_packages
 	@missing=""; for p in $(1); do \

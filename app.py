@@ -70,6 +70,19 @@ def secret_key(instance_path: str, production: bool) -> str:
     return path.read_text().strip()
 
 
+def engine_options(url: str, busy_seconds: float, connect_seconds: int) -> dict[str, Any]:
+    """Connections checked before use (``pool_pre_ping``), so the app recovers by itself
+    when the database comes back; lock waits and connection attempts bounded, so a request
+    answers 503 instead of hanging until the server's worker timeout."""
+    options: dict[str, Any] = {"pool_pre_ping": True}
+    if url.startswith("sqlite"):
+        options["connect_args"] = {"timeout": busy_seconds}
+    elif url.startswith("postgresql"):
+        options["connect_args"] = {"connect_timeout": max(1, connect_seconds),
+                                   "options": f"-c lock_timeout={int(busy_seconds * 1000)}"}
+    return options
+
+
 def create_app(config: dict[str, Any] | None = None,
                extra_models: Iterable[type] = ()) -> Flask:
     config = dict(config or {})
@@ -82,7 +95,12 @@ def create_app(config: dict[str, Any] | None = None,
     app.config.update(
         APP_ENV="production" if production else "development",
         SQLALCHEMY_DATABASE_URI=database_url(os.environ.get("DATABASE_URL"), app.instance_path),
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        # how long a request waits for a lock (SQLite busy timeout, PostgreSQL lock_timeout)
+        # before it answers 503 "数据库繁忙", and for a connection to the server
+        DATABASE_BUSY_TIMEOUT=float(os.environ.get("DATABASE_BUSY_TIMEOUT", "15")),
+        DATABASE_CONNECT_TIMEOUT=int(os.environ.get("DATABASE_CONNECT_TIMEOUT", "5")),
+        # behind a reverse proxy: how many proxies set X-Forwarded-For/-Proto
+        PROXY_COUNT=int(os.environ.get("PROXY_COUNT", "0")),
         WTF_CSRF_TIME_LIMIT=8 * 3600,           # a working day on one form
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -94,11 +112,21 @@ def create_app(config: dict[str, Any] | None = None,
     app.config.update(config)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = secret_key(app.instance_path, production)
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(
+        app.config["SQLALCHEMY_DATABASE_URI"], app.config["DATABASE_BUSY_TIMEOUT"],
+        app.config["DATABASE_CONNECT_TIMEOUT"]))
 
     models = [*declared_models(), *extra_models]
     problems = check_declarations(models)
     if problems:
         raise DeclarationError("模型声明有误，应用未启动：\n  - " + "\n  - ".join(problems))
+
+    if app.config["PROXY_COUNT"]:
+        # the client's address (login throttling) and https (secure cookies) as the proxy saw them
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
 
     db.init_app(app)
     init_migrations(app)
@@ -154,20 +182,30 @@ def create_app(config: dict[str, Any] | None = None,
 def _sqlite_connect(dbapi_connection: Any, connection_record: Any) -> None:
     """SQLite as a real database: foreign keys enforced, readers not blocked by a
     writer (WAL), and SQLAlchemy — not the driver — in charge of transactions so
-    SAVEPOINTs work."""
+    SAVEPOINTs work. (The busy timeout is the driver's ``timeout``: engine_options.)"""
     if isinstance(dbapi_connection, sqlite3.Connection):
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=15000")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
 
 
+READING = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 @event.listens_for(Engine, "begin")
 def _sqlite_begin(connection: Any) -> None:
+    """A request that writes takes SQLite's write lock when its transaction begins. A
+    transaction that has read first and then wants to write while another holds the lock
+    gets "database is locked" at once — SQLite will not wait for it — so two people saving
+    at the same moment would see one refused; taken up front, the lock is waited for (up to
+    the busy timeout). Reading requests begin as readers: WAL never blocks them."""
     if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("BEGIN")
+        from flask import has_request_context, request
+
+        writing = has_request_context() and request.method not in READING
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
 
 
 if __name__ == "__main__":

@@ -15,8 +15,10 @@ from models.governance import Community, Street
 
 
 def register_cli(app: Flask) -> None:
+    from .backup import backup
     from .scale import seed_scale
 
+    app.cli.add_command(backup)
     app.cli.add_command(seed)
     app.cli.add_command(users)
     app.cli.add_command(seed_scale)

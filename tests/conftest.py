@@ -122,6 +122,39 @@ def client_for(app):
     return make
 
 
+# -- a database of the tests' own, for what the per-test transaction cannot hold ----------------
+
+
+@pytest.fixture(scope="session")
+def own_database(tmp_path_factory) -> Iterator[str]:
+    """The URL of a database apart from the shared one — SQLite, or a fresh PostgreSQL
+    database with ``TEST_DATABASE_URL`` — migrated, with the demo loaded and committed.
+    For tests that back it up and restore it, lock it, or cut its connection; they use it
+    outside the per-test transaction (``pytest.mark.live``) and leave its data usable
+    for the others (a restore puts back what it found; added rows are harmless)."""
+    import flask_migrate
+
+    from models.audit import acting_as
+    from seeds.demo import load_demo
+
+    folder = tmp_path_factory.mktemp("own-database")
+    server = os.environ.get("TEST_DATABASE_URL")
+    url, drop = _fresh_postgres(server) if server else (f"sqlite:///{folder / 'own.db'}", None)
+    application = create_app({"SQLALCHEMY_DATABASE_URI": url, "INSTANCE_PATH": str(folder),
+                              "SECRET_KEY": "own-secret", "TESTING": True})
+    with application.app_context():
+        flask_migrate.upgrade()
+        with acting_as("测试准备"):
+            load_demo()
+        db.session.remove()
+        db.engine.dispose()
+    try:
+        yield url
+    finally:
+        if drop:
+            drop()
+
+
 # -- a live server and a real browser, for tests/test_browser.py ----------------------------
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"

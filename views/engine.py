@@ -40,6 +40,7 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.orm import joinedload, selectinload
+from werkzeug.exceptions import HTTPException
 from wtforms import HiddenField, ValidationError
 from wtforms.fields.core import UnboundField
 from wtforms.validators import NumberRange
@@ -54,6 +55,7 @@ from models.scoping import in_scope, scope_clause
 from models.search import search_clause
 
 from . import formatting
+from .errors import database_fault
 from .uploads import field_options, thumbnail
 from .imports import ImportMixin
 from .workflow import WorkflowMixin
@@ -545,14 +547,20 @@ class DeclaredModelView(ImportMixin, WorkflowMixin, ModelView):
         except StaleDataError:  # saved by someone else between our read and our write
             session.rollback()
             flash(STALE_MESSAGE.format(who="他人"), "error")
-        except OperationalError:
+        except OperationalError as exc:  # unreachable or locked: one log line, a 503, the form kept
             session.rollback()
-            log.exception("database unavailable during %s on %s", what, self.model.__name__)
-            flash(f"数据库暂时不可用，{what}未完成，请稍后重试", "error")
+            flash(database_fault(exc, what), "error")
         except SQLAlchemyError:
             session.rollback()
             log.exception("%s failed on %s", what, self.model.__name__)
             flash(f"{what}失败：数据未改变，请检查后重试", "error")
+        except HTTPException:
+            session.rollback()
+            raise
+        except Exception:  # a bug mid-way (say, on the 3rd of 5 rows): none of it is kept
+            session.rollback()
+            log.exception("%s failed on %s", what, self.model.__name__)
+            flash(f"{what}未完成，数据未改变：系统出现意外错误，已记录日志，请联系管理员", "error")
         return False
 
     def save(self, model: Any, is_created: bool, form: Any = None) -> bool:

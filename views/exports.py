@@ -18,10 +18,12 @@ from typing import Any, Iterator
 from urllib.parse import quote
 
 from flask import Response, stream_with_context
+from sqlalchemy.exc import OperationalError
 
 from models import db, now
 
 from . import formatting
+from .errors import database_fault
 
 BATCH = 500    # rows per CSV chunk, and per batch where rows are read as objects
 STREAM = 2000  # rows per fetch from the streaming cursor
@@ -170,6 +172,7 @@ def _formatter(column_type: Any) -> Any:
 
 def export_response(view: Any, export_type: str) -> Response:
     headers, rows = export_rows(view)
+    reachable(view.model)
     stamp = now().strftime("%Y%m%d-%H%M")
     label = str(view.spec.label)
     if export_type == "csv":
@@ -183,6 +186,16 @@ def export_response(view: Any, export_type: str) -> Response:
     )
 
 
+def reachable(model: type) -> None:
+    """Touch the exported table before the response starts: a database that is away or a
+    table that is locked gets the 503 page now. (The rows themselves are read while
+    streaming, in a session of the stream's own — this request's ends with it.)"""
+    from sqlalchemy import inspect as sa_inspect
+    from sqlalchemy import select
+
+    db.session.execute(select(sa_inspect(model).primary_key[0]).limit(1)).all()
+
+
 def csv_response(headers: list[str], rows: Iterator[list[Any]], filename: str, fallback: str,
                  formatted: bool = False) -> Response:
     """A streamed CSV of any rows (the same BOM, neutralising and naming as list exports)."""
@@ -191,17 +204,26 @@ def csv_response(headers: list[str], rows: Iterator[list[Any]], filename: str, f
                     headers={"Content-Disposition": content_disposition(filename, fallback)})
 
 
+# The last row of a file whose reading broke off: a download cannot turn into an error
+# page once it has begun, so the file itself says it is incomplete.
+INTERRUPTED = "（导出中断：数据库连接中断，本文件不完整，请重新导出）"
+
+
 def _csv_chunks(headers: list[str], rows: Iterator[list[Any]]) -> Iterator[bytes]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     buffer.write("\ufeff")
     writer.writerow(headers)
-    for n, row in enumerate(rows, 1):
-        writer.writerow(row)
-        if n % BATCH == 0:
-            yield buffer.getvalue().encode("utf-8")
-            buffer.seek(0)
-            buffer.truncate()
+    try:
+        for n, row in enumerate(rows, 1):
+            writer.writerow(row)
+            if n % BATCH == 0:
+                yield buffer.getvalue().encode("utf-8")
+                buffer.seek(0)
+                buffer.truncate()
+    except OperationalError as exc:
+        database_fault(exc, "导出")
+        writer.writerow([INTERRUPTED])
     yield buffer.getvalue().encode("utf-8")
 
 
@@ -216,8 +238,13 @@ def _xlsx_chunks(title: str, headers: list[str], rows: Iterator[list[Any]]) -> I
                                           "strings_to_numbers": False})
         sheet = book.add_worksheet(title[:31])
         sheet.write_row(0, 0, headers, book.add_format({"bold": True}))
-        for n, row in enumerate(rows, 1):
-            sheet.write_row(n, 0, row)
+        n = 0
+        try:
+            for n, row in enumerate(rows, 1):
+                sheet.write_row(n, 0, row)
+        except OperationalError as exc:
+            database_fault(exc, "导出")
+            sheet.write_row(n + 1, 0, [INTERRUPTED])
         book.close()
         with open(path, "rb") as done:
             while chunk := done.read(64 * 1024):

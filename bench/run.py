@@ -195,6 +195,9 @@ def measure(url: str, repeat: int, with_export: bool, plain_export: bool) -> lis
          listed + "WHERE t.id = :id", {"id": middle}),
         ("编辑表单", f"{base}edit/?id={middle}", f"{pbase}edit/?id={middle}",
          "SELECT * FROM repair_ticket WHERE id = :id", {"id": middle}),
+        ("编辑表单里检索小区（ajax）", f"{base}ajax/lookup/?name=estate&query={busy_name[:2]}&offset=0&limit=10",
+         None, "SELECT id, name FROM estate WHERE name LIKE :q ORDER BY name LIMIT 10",
+         {"q": f"%{busy_name[:2]}%"}),
         ("首页（全市）", "/admin/", None, None, {}),
     ]
     rows = []

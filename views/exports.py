@@ -74,7 +74,8 @@ def export_rows(view: Any) -> tuple[list[str], Iterator[list[Any]]]:
     statement = query.with_entities(*expressions).statement  # plain rows: no ORM loading per row
 
     def tuples() -> Iterator[list[Any]]:
-        result = db.session.connection().execution_options(stream_results=True).execute(statement)
+        # options on the statement, not the connection: they must not outlive the export
+        result = db.session.connection().execute(statement.execution_options(stream_results=True))
         while batch := result.fetchmany(STREAM):
             for row in batch:
                 yield [f(v) for f, v in zip(formatters, row)]

@@ -21,7 +21,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from models import db, declared_models
-from views import auth, errors, formatting, i18n
+from views import auth, errors, formatting, i18n, security
 from views.checks import DeclarationError, check_declarations
 from views.engine import build_view
 from views.home import HomeView
@@ -91,6 +91,8 @@ def create_app(config: dict[str, Any] | None = None,
                 instance_path=config.pop("INSTANCE_PATH", None) or os.environ.get("INSTANCE_PATH"))
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     production = (config.get("APP_ENV") or os.environ.get("APP_ENV")) == "production"
+    # Production is served over HTTPS: cookies only travel encrypted unless told otherwise
+    secure_cookies = os.environ.get("SESSION_COOKIE_SECURE", "1" if production else "0") == "1"
 
     app.config.update(
         APP_ENV="production" if production else "development",
@@ -104,7 +106,19 @@ def create_app(config: dict[str, Any] | None = None,
         WTF_CSRF_TIME_LIMIT=8 * 3600,           # a working day on one form
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=os.environ.get("SESSION_COOKIE_SECURE", "0") == "1",
+        SESSION_COOKIE_SECURE=secure_cookies,
+        # Flask-Login's remember-me cookie is not offered; if it ever is, same flags
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=secure_cookies,
+        SESSION_IDLE_MINUTES=int(os.environ.get("SESSION_IDLE_MINUTES", "30")),
+        SESSION_MAX_HOURS=int(os.environ.get("SESSION_MAX_HOURS", "12")),
+        LOGIN_MAX_FAILURES=5,                   # per login name, within the window
+        LOGIN_MAX_FAILURES_PER_ADDRESS=20,      # per client address (an office shares one)
+        LOGIN_FAILURE_WINDOW_MINUTES=15,
+        LOGIN_LOCK_MINUTES=15,
+        # behind a reverse proxy: how many proxies set X-Forwarded-For/-Proto
+        PROXY_COUNT=int(os.environ.get("PROXY_COUNT", "0")),
         MAX_CONTENT_LENGTH=20 * 1024 * 1024,
         IMPORT_MAX_BYTES=10 * 1024 * 1024,
         FLASK_ADMIN_FLUID_LAYOUT=True,
@@ -135,6 +149,7 @@ def create_app(config: dict[str, Any] | None = None,
     auth.login_manager.init_app(app)
     app.register_blueprint(auth.bp)
     errors.register(app)
+    security.register(app)
     app.jinja_env.filters["text"] = formatting.text  # numbers, dates, choices as people write them
     app.jinja_env.globals.update(menu_key=formatting.menu_key, menu_cached=formatting.menu_cached,
                                  menu_store=formatting.menu_store)
@@ -142,7 +157,8 @@ def create_app(config: dict[str, Any] | None = None,
     admin = Admin(app, name=APP_NAME,
                   theme=Bootstrap4Theme(base_template="admin/app_base.html", fluid=True),
                   index_view=HomeView(name="首页", url="/admin", endpoint="admin"),
-                  translations_path=str(i18n.TRANSLATIONS))
+                  translations_path=str(i18n.TRANSLATIONS),
+                  csp_nonce_generator=security.csp_nonce)
     for model in models:
         admin.add_view(build_view(model))
     from views.pages import LateView, MoneyTrailView, ReportView, RolloutView, StandingView
@@ -159,15 +175,6 @@ def create_app(config: dict[str, Any] | None = None,
     @app.route("/")
     def root():
         return redirect(url_for("admin.index"))
-
-    @app.after_request
-    def security_headers(response):
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        if response.mimetype == "text/html":
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
 
     from seeds.cli import register_cli
 

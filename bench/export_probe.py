@@ -39,15 +39,18 @@ def drain(chunks, started: float) -> dict:
 
 def product(url: str, instance: str, list_url: str, username: str) -> dict:
     from app import create_app
-    from models import db
+    from models import db, now
     from models.accounts import User
+    from views.auth import login_session
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "INSTANCE_PATH": instance, "SECRET_KEY": "bench"})
     with app.app_context():
-        user_id = db.session.scalar(db.select(User.id).where(User.username == username))
+        user = db.session.scalar(db.select(User).where(User.username == username))
+        fields = login_session(user, now())  # as a login would, without scrypt in the figures
+        db.session.commit()
     client = app.test_client()
     with client.session_transaction() as session:
-        session["_user_id"], session["_fresh"] = str(user_id), True
+        session.update(fields)
     client.get(list_url)  # the process as it is when serving
     baseline = peak_mb()
     started = time.perf_counter()

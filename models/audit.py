@@ -30,6 +30,7 @@ class AuditAction(Choices):
     LOGIN = "login", "登录"
     LOGOUT = "logout", "退出"
     LOGIN_FAILED = "login_failed", "登录失败"
+    LOGIN_LOCKED = "login_locked", "登录锁定"
 
 
 class AuditLog(db.Model):
@@ -146,7 +147,8 @@ def _changes(obj: Any, new: bool) -> dict[str, list[Any]]:
             recorded_fks.update(c.key for c in rel.local_columns)
     for attr in mapper.column_attrs:
         key = attr.key
-        if key in SKIPPED or key in recorded_fks or not _stored(attr) or attr.columns[0].primary_key:
+        if key in SKIPPED or key in recorded_fks or not _stored(attr) or attr.columns[0].primary_key \
+                or attr.columns[0].info.get("audit") is False:  # e.g. the session token
             continue
         hist = attributes.get_history(obj, key)
         if new:

@@ -7,8 +7,8 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from models import db, now
-from models.accounts import User
-from models.audit import acting_as
+from models.accounts import LoginThrottle, User
+from models.audit import AuditAction, acting_as, record
 from models.declare import Invalid, Role
 from models.estates import Estate
 from models.governance import Community, Street
@@ -129,3 +129,22 @@ def users_create(username: str, role: str, display_name: str | None, password: s
         db.session.add(user)
         db.session.commit()
     click.echo(f"已创建账号 {username}（{Role(role).label}）")
+
+
+@users.command("unlock", help="提前解除登录锁定（连续登录失败过多时锁定 15 分钟），例如：flask users unlock wang")
+@click.argument("username", required=False)
+@click.option("--address", help="同时解除该客户端地址（IP）的锁定")
+def users_unlock(username: str | None, address: str | None) -> None:
+    if not username and not address:
+        raise click.ClickException("请指定登录名或 --address")
+    keys = LoginThrottle.keys(username or "", address)
+    chosen = [keys[0]] if username else []
+    chosen += [keys[1]] if address else []
+    removed = 0
+    for kind, key in chosen:
+        removed += db.session.execute(db.delete(LoginThrottle).filter_by(kind=kind, key=key)).rowcount
+    if removed:
+        with acting_as("命令行：users unlock"):
+            record(AuditAction.ACTION, None, note="解除登录锁定：" + "、".join(k for _, k in chosen))
+    db.session.commit()
+    click.echo(f"已解除锁定（{removed} 项）" if removed else "没有需要解除的锁定")

@@ -86,8 +86,9 @@ def app(database_url: str):
 @pytest.fixture(autouse=True)
 def transaction(request, app) -> Iterator[Any]:
     """Bind every session of the test to one connection in a transaction, then roll back.
-    Browser tests talk to a live server with a database of its own: left alone."""
-    if request.node.get_closest_marker("live"):
+    Browser tests talk to a live server with a database of its own, and tests marked
+    own_database build one: both are left alone."""
+    if request.node.get_closest_marker("live") or request.node.get_closest_marker("own_database"):
         yield None
         return
     with app.app_context():
@@ -214,14 +215,27 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
+def csp_violations(tab: Any) -> list[str]:
+    """Start collecting what the Content-Security-Policy blocks on this tab (Chromium
+    reports each refusal on the console) and every uncaught script error."""
+    seen: list[str] = []
+    tab.on("console", lambda m: seen.append(m.text)
+           if "Content Security Policy" in m.text else None)
+    tab.on("pageerror", lambda e: seen.append(f"script error: {e}"))
+    return seen
+
+
 @pytest.fixture
 def page(browser, live_server):
     context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="zh-CN",
                                   accept_downloads=True, base_url=live_server)
     tab = context.new_page()
     tab.set_default_timeout(15000)
+    refused = csp_violations(tab)
     yield tab
     context.close()
+    # every browser test doubles as a check that the CSP breaks nothing it touched
+    assert not refused, f"blocked by the CSP or failed in the page: {refused}"
 
 
 def screenshot(page: Any, name: str) -> Path:

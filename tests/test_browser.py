@@ -141,3 +141,76 @@ def test_the_monthly_report_and_a_forbidden_action(page):
     screenshot(page, "10-monthly-report")
     page.goto("/admin/estate/new/")
     assert "没有权限" in page.inner_text("body")
+
+
+def test_the_page_works_under_the_content_security_policy(page):
+    """Filters, bulk actions and confirmations run from static/js/app.js, not from inline
+    handlers the policy refuses (the page fixture fails the test on any refusal)."""
+    login(page, "street")
+    page.goto("/admin/community/new/")
+    page.fill("#name", "浏览器删除测试社区")
+    pick(page, "street", "示例街道", search="示例")
+    save(page, "community")
+    page.goto("/admin/community/?search=浏览器删除测试")
+    rows = page.locator("table.model-list tbody tr:has-text('浏览器删除测试社区')")
+    assert rows.count() == 1
+
+    listed_at = page.url
+    page.click("li:has(.field-filters) > a.dropdown-toggle")        # add a filter
+    page.click(".field-filters a.filter >> nth=0")
+    assert page.locator("table.filters tr").count() == 1
+    assert page.url == listed_at                                       # the menu links stay put
+
+    asked = []
+    page.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))
+    button = rows.locator("button[data-confirm]")
+    button.click()                                                     # delete, then cancel
+    page.wait_for_timeout(300)
+    assert asked == [button.get_attribute("data-confirm")] and asked[0]
+    assert page.url == listed_at
+    page.reload()
+    assert rows.count() == 1                                           # cancelled: still there
+
+    rows.locator("input.action-checkbox").check()
+    page.click("li:has([data-model-action]) > a.dropdown-toggle")
+    page.once("dialog", lambda d: d.accept())
+    with page.expect_navigation():
+        page.click("[data-model-action='delete']")                     # bulk delete, confirmed
+    page.goto("/admin/community/?search=浏览器删除测试")
+    assert rows.count() == 0
+
+    page.goto("/admin/no-such-page/")
+    assert "页面不存在" in page.inner_text("body")
+    page.click("a[data-back]")                                         # 返回上一页
+    page.wait_for_url("**/admin/community/**")
+
+
+def test_the_policy_refuses_injected_script(browser, live_server):
+    """An injected inline script or event handler does not run, and the browser says why."""
+    from .conftest import csp_violations
+
+    context = browser.new_context(base_url=live_server, locale="zh-CN")
+    tab = context.new_page()
+    tab.set_default_timeout(15000)
+    refused = csp_violations(tab)
+    try:
+        login(tab, "street")
+        tab.goto("/admin/estate/")
+        tab.evaluate("""() => {
+            const s = document.createElement('script');
+            s.textContent = 'window.injected = 1';
+            document.body.appendChild(s);
+            const b = document.createElement('button');
+            b.id = 'injected-button';
+            b.setAttribute('onclick', 'window.clicked = 1');
+            b.textContent = 'x';
+            document.body.prepend(b);
+        }""")
+        tab.click("#injected-button")
+        tab.wait_for_timeout(300)
+        assert tab.evaluate("() => window.injected") is None
+        assert tab.evaluate("() => window.clicked") is None
+        assert any("inline script" in r for r in refused), refused
+        assert any("event handler" in r for r in refused), refused
+    finally:
+        context.close()

@@ -59,13 +59,17 @@ def city(tmp_path_factory) -> Iterator[Any]:
 
 
 def client(app: Any, username: str) -> Any:
+    from models import now
     from models.accounts import User
+    from views.auth import login_session
 
     with app.app_context():
-        user_id = db.session.scalar(select(User.id).where(User.username == username))
+        user = db.session.scalar(select(User).where(User.username == username))
+        fields = login_session(user, now())
+        db.session.commit()
     c = app.test_client()
     with c.session_transaction() as session:
-        session["_user_id"], session["_fresh"] = str(user_id), True
+        session.update(fields)
     return c
 
 

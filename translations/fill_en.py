@@ -33,7 +33,7 @@ EN = {
     "街道": "Streets", "街道名称": "Street name", "街道管理员": "Street staff", "角色": "Role",
     "记录": "Record", "记录编号": "Record id", "试点协调员": "Pilot coordinator",
     "试点小区": "Pilot estate", "说明": "Note", "资金管理": "Funds", "退出": "Logout",
-    "领导": "Leader", "首页": "Home",
+    "领导": "Leader", "首页": "Home", "会话令牌": "Session token", "登录锁定": "Login locked",
     # governance, self-governance, supervision
     "24小时值守": "24-hour staffed", "一级": "Grade 1", "二级": "Grade 2", "三级": "Grade 3",
     "一般事项": "Ordinary matter", "上一届": "Previous term", "下设办公室": "Group office",

@@ -16,9 +16,14 @@ from .engine import DeclaredModelView
 
 
 class UserView(DeclaredModelView):
-    form_extra_fields = {
-        "password": PasswordField("密码", description="新建时必填；修改时留空表示不改密码"),
-    }
+    def scaffold_form(self) -> Any:
+        # Not a form_extra_fields entry: Flask-Admin drops those when form_columns is
+        # declared, which left the form with no password at all.
+        form_class = super().scaffold_form()
+        form_class.password = PasswordField(
+            "密码", description="新建时必填；修改时留空表示不改密码。至少 8 位，含字母和数字，"
+                                "不能包含登录名，不能是常见密码")
+        return form_class
 
     def on_model_change(self, form: Any, model: Any, is_created: bool) -> None:
         password = form.password.data if hasattr(form, "password") else None

@@ -1,10 +1,18 @@
-"""Login, logout, language switch and a user's own password."""
+"""Login, logout, language switch and a user's own password.
+
+Sessions live in Flask's signed cookie; what must be shared by every app server is in
+the database: the account's session token (replaced at logout, so a copied cookie
+stops working) and the count of failed logins (a lock holds on every server).
+"""
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+import hmac
+import secrets
+from datetime import datetime, timedelta
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import (Blueprint, current_app, flash, redirect, render_template, request, session,
+                   url_for)
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy.orm import selectinload
@@ -12,10 +20,12 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from models import db, now
-from models.accounts import User, password_problem
+from models.accounts import LoginThrottle, User, check_decoy_password, password_problem
 from models.estates import Estate
 from models.governance import Community, OrgUnit, Street
 from models.audit import AuditAction, record
+
+from .security import is_local_target
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -34,22 +44,108 @@ def load_user(user_id: str) -> User | None:
         return None
     # Bindings are read by the scoping hook on every request: load their ids and
     # names with the user, nothing more.
-    return db.session.get(User, key, options=[
+    user = db.session.get(User, key, options=[
         selectinload(User.streets).load_only(Street.id, Street.name),
         selectinload(User.communities).load_only(Community.id, Community.name),
         selectinload(User.estates).load_only(Estate.id, Estate.name),
         selectinload(User.unit).load_only(OrgUnit.id, OrgUnit.kind, OrgUnit.name)])
+    # Flask-Login itself checks neither: a disabled account, or a cookie from before
+    # the last logout or password change, logs no one in.
+    if user is None or not user.active or not user.session_token:
+        return None
+    if not hmac.compare_digest(str(session.get("auth_token", "")), user.session_token):
+        return None
+    return user
 
 
 def safe_next(target: str | None, default: str) -> str:
     """Only same-site paths: ``next=https://evil`` or ``//evil`` falls back to ``default``."""
-    if not target:
-        return default
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \
-            or "\\" in target:
-        return default
-    return target
+    return target if is_local_target(target) else default
+
+
+# -- sessions ----------------------------------------------------------------------
+
+SEEN_EVERY = timedelta(minutes=1)  # refresh the idle clock at most once a minute
+
+
+def _stamp(value: datetime) -> str:
+    return value.isoformat(timespec="seconds")
+
+
+def _read_stamp(value: object) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+
+
+def login_session(user: User, at: datetime) -> dict[str, object]:
+    """What a login puts in the session. Test and benchmark harnesses that log in
+    without the password check (scrypt is slow by design) plant the same."""
+    if not user.session_token:
+        user.end_sessions()
+    return {"_user_id": str(user.id), "_fresh": True,
+            "sid": secrets.token_urlsafe(16),      # every login's cookie differs
+            "auth_token": user.session_token,
+            "login_at": _stamp(at), "seen_at": _stamp(at)}
+
+
+def _start_session(user: User, at: datetime) -> None:
+    """A brand-new session for this login: nothing from before it survives (no
+    fixation), only the chosen language."""
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    login_user(user)
+    session.update(login_session(user, at))
+
+
+def _end_session() -> None:
+    lang = session.get("lang")
+    logout_user()
+    session.clear()
+    if lang:
+        session["lang"] = lang
+
+
+@bp.before_app_request
+def enforce_session_limits() -> None:
+    """Idle and absolute time-outs, from stamps in the signed cookie (a copied
+    cookie keeps its old stamps, so it expires too)."""
+    if "_user_id" not in session or (request.endpoint or "").endswith("static"):
+        return
+    at = now()
+    config = current_app.config
+    login_at, seen_at = _read_stamp(session.get("login_at")), _read_stamp(session.get("seen_at"))
+    idle = timedelta(minutes=config["SESSION_IDLE_MINUTES"])
+    longest = timedelta(hours=config["SESSION_MAX_HOURS"])
+    if login_at is None or seen_at is None:
+        reason = "登录已失效，请重新登录"
+    elif at - seen_at > idle:
+        reason = f"超过 {config['SESSION_IDLE_MINUTES']} 分钟未操作，已自动退出，请重新登录"
+    elif at - login_at > longest:
+        reason = f"登录已超过 {config['SESSION_MAX_HOURS']} 小时，请重新登录"
+    else:
+        if at - seen_at >= SEEN_EVERY:
+            session["seen_at"] = _stamp(at)
+        return
+    user = load_user(str(session.get("_user_id")))
+    if user is not None:
+        record(AuditAction.LOGOUT, user, note=f"自动退出：{reason.split('，')[0]}",
+               actor=(user.id, f"{user.display_name}（{user.username}）"))
+        db.session.commit()
+    _end_session()
+    flash(reason, "info")
+
+
+def _when(moment: datetime, at: datetime) -> str:
+    return f"{moment:%H:%M}" if moment.date() == at.date() else f"{moment:%m月%d日 %H:%M}"
+
+
+def locked_message(until: datetime, at: datetime) -> str:
+    # the same words whether or not the name exists
+    return f"登录失败次数过多，已暂时锁定，请在 {_when(until, at)} 之后再试"
 
 
 class LoginForm(FlaskForm):
@@ -71,17 +167,45 @@ def login():
         return redirect(target)
     form = LoginForm()
     if form.validate_on_submit():
-        user = db.session.scalar(db.select(User).where(User.username == form.username.data.strip()))
+        name = form.username.data.strip()
+        address = request.remote_addr
+        at = now()
+        config = current_app.config
+        shown = f"{name[:40]}（来自 {address or '未知地址'}）"
+        locked = LoginThrottle.locked_until_for(name, address, at)
+        if locked is not None:
+            # the password is not even looked at while locked
+            record(AuditAction.LOGIN_FAILED, None, actor=(None, name[:40]),
+                   note=f"锁定期间尝试登录：{shown}")
+            db.session.commit()
+            flash(locked_message(locked, at), "error")
+            return render_template("auth/login.html", form=form), 429
+        user = db.session.scalar(db.select(User).where(User.username == name))
+        if user is None:
+            check_decoy_password(form.password.data)
         if user is not None and user.active and user.check_password(form.password.data):
-            session.clear()  # a fresh session at login: no fixation
-            login_user(user)
-            user.last_login_at = now()
-            record(AuditAction.LOGIN, user, note="登录成功")
+            LoginThrottle.succeed(name)
+            _start_session(user, at)
+            user.last_login_at = at
+            record(AuditAction.LOGIN, user, note=f"登录成功（来自 {address or '未知地址'}）")
             db.session.commit()
             return redirect(target)
-        record(AuditAction.LOGIN_FAILED, None, actor=(None, form.username.data[:40]),
-               note=f"登录失败：{form.username.data[:40]}")
+        record(AuditAction.LOGIN_FAILED, None, actor=(None, name[:40]), note=f"登录失败：{shown}")
+        locks = LoginThrottle.fail(
+            name, address, at,
+            limits={LoginThrottle.USERNAME: config["LOGIN_MAX_FAILURES"],
+                    LoginThrottle.ADDRESS: config["LOGIN_MAX_FAILURES_PER_ADDRESS"]},
+            window=timedelta(minutes=config["LOGIN_FAILURE_WINDOW_MINUTES"]),
+            lock=timedelta(minutes=config["LOGIN_LOCK_MINUTES"]))
+        for kind, key, until in locks:
+            what = f"登录名「{key}」" if kind == LoginThrottle.USERNAME else f"地址 {key}"
+            record(AuditAction.LOGIN_LOCKED, None, actor=(None, name[:40]),
+                   note=f"{what}在 {config['LOGIN_FAILURE_WINDOW_MINUTES']} 分钟内登录失败过多，"
+                        f"锁定至 {until:%Y-%m-%d %H:%M}")
         db.session.commit()
+        if locks:
+            flash(locked_message(max(u for _, _, u in locks), at), "error")
+            return render_template("auth/login.html", form=form), 429
         flash("登录名或密码错误，或账号已停用", "error")
     return render_template("auth/login.html", form=form)
 
@@ -89,10 +213,11 @@ def login():
 @bp.route("/logout", methods=["POST"])
 def logout():
     if current_user.is_authenticated:
-        record(AuditAction.LOGOUT, current_user._get_current_object(), note="退出登录")
+        user = current_user._get_current_object()
+        user.end_sessions()  # the cookie, wherever it was copied, no longer logs in
+        record(AuditAction.LOGOUT, user, note="退出登录")
         db.session.commit()
-    logout_user()
-    session.clear()
+    _end_session()
     flash("您已安全退出", "info")
     return redirect(url_for("auth.login"))
 
@@ -110,13 +235,14 @@ def change_password():
     form = PasswordForm()
     if form.validate_on_submit():
         user = current_user._get_current_object()
-        problem = password_problem(form.new.data)
+        problem = password_problem(form.new.data, user.username)
         if not user.check_password(form.current.data):
             form.current.errors.append("当前密码不正确")
         elif problem:
             form.new.errors.append(problem)
         else:
-            user.set_password(form.new.data)
+            user.set_password(form.new.data)  # ends the account's other sessions …
+            session["auth_token"] = user.session_token  # … but not this one
             db.session.commit()
             flash("密码已修改", "success")
             return redirect(url_for("admin.index"))

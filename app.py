@@ -117,8 +117,6 @@ def create_app(config: dict[str, Any] | None = None,
         LOGIN_MAX_FAILURES_PER_ADDRESS=20,      # per client address (an office shares one)
         LOGIN_FAILURE_WINDOW_MINUTES=15,
         LOGIN_LOCK_MINUTES=15,
-        # behind a reverse proxy: how many proxies set X-Forwarded-For/-Proto
-        PROXY_COUNT=int(os.environ.get("PROXY_COUNT", "0")),
         MAX_CONTENT_LENGTH=20 * 1024 * 1024,
         IMPORT_MAX_BYTES=10 * 1024 * 1024,
         FLASK_ADMIN_FLUID_LAYOUT=True,

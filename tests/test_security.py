@@ -651,7 +651,7 @@ def test_create_edit_and_delete_return_only_to_this_site(app, client_for, target
     deleted = c.post("/admin/community/delete/", {"id": str(cid), "url": target})
     assert deleted.status_code == 302 and deleted.headers["Location"] == "/admin/community/"
     with app.app_context():
-        assert db.session.get(Community, cid) is None     # the delete itself went through
+        assert db.session.get(Community, cid).deleted_at is not None  # the delete went through (to the bin)
 
 
 @pytest.mark.parametrize("target", HOSTILE)

@@ -6,7 +6,7 @@ cookie and replaced at logout. Existing accounts start without a token, so sessi
 opened before this migration end and users log in once more.
 
 Revision ID: e0e833ce077c
-Revises: 4cfc89465615
+Revises: 31960b3452e7
 Create Date: 2026-11-24 08:00:24.963529
 
 """
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'e0e833ce077c'
-down_revision = '4cfc89465615'
+down_revision = '31960b3452e7'
 branch_labels = None
 depends_on = None
 

@@ -61,10 +61,11 @@ def _count(stmt: Any) -> int:
 
 
 def in_estates(column: Any, estates: Any) -> Any:
-    """``column`` among ``estates``: ids, a SELECT of ids, or ``None`` for every estate."""
-    from sqlalchemy import true
+    """``column`` among ``estates``: ids, a SELECT of ids, ``None`` for every estate, or
+    every estate except a few (models.scoping.ids_in_scope)."""
+    from .scoping import among
 
-    return true() if estates is None else column.in_(estates)
+    return among(column, estates)
 
 
 def case_counts(estates: Any, start: date, end: date) -> dict[str, int]:

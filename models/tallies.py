@@ -276,5 +276,7 @@ def case_totals(estates: Any, first: date, last: date) -> dict[str, int]:
     stmt = select(*[func.coalesce(func.sum(getattr(t, c)), 0) for c in columns]).where(
         t.month >= first, t.month <= last)
     if estates is not None:
-        stmt = stmt.where(t.estate_id.in_(estates))
+        from .scoping import among
+
+        stmt = stmt.where(among(t.estate_id, estates))
     return dict(zip(columns, db.session.execute(stmt).one()))

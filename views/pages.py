@@ -52,13 +52,13 @@ class LateView(ScopedPage):
     @expose("/")
     def index(self) -> Any:
         from models.deadlines import late_counts
-        from models.scoping import ids_in_scope
+        from models.scoping import among, ids_in_scope
 
         community_id = request.args.get("community", type=int)
         estates = ids_in_scope(Estate, current_user)
         if community_id:
-            chosen = select(Estate.id).where(Estate.community_id == community_id)
-            estates = chosen if estates is None else chosen.where(Estate.id.in_(estates))
+            chosen = select(Estate.id).where(Estate.community_id == community_id, Estate.deleted_at.is_(None))
+            estates = chosen.where(among(Estate.id, estates))
         deadlines = open_deadlines(current_user, estates, per_clock=self.PER_KIND)
         names = {e.id: (e.name, c) for e, c in db.session.execute(
             select(Estate, Community.name).join(Estate.community)
@@ -97,7 +97,7 @@ class StandingView(ScopedPage):
         from sqlalchemy import func
 
         from models.rates import in_estates
-        from models.scoping import ids_in_scope
+        from models.scoping import among, ids_in_scope
 
         communities = self.communities()
         streets = self.streets()
@@ -107,16 +107,17 @@ class StandingView(ScopedPage):
         month = _date((request.args.get("month") or "") + "-01") or today.replace(day=1)
         level, key = request.args.get("level", "all"), request.args.get("key", type=int)
         scope = ids_in_scope(Estate, current_user)
+        live = select(Estate.id).where(Estate.deleted_at.is_(None))
         if level == "estate":
-            chosen = select(Estate.id).where(Estate.id == key)
+            chosen = live.where(Estate.id == key)
         elif level == "community":
-            chosen = select(Estate.id).where(Estate.community_id == key)
+            chosen = live.where(Estate.community_id == key)
         elif level == "street":  # an installation may serve several streets
-            chosen = select(Estate.id).join(Estate.community).where(Community.street_id == key)
+            chosen = live.join(Estate.community).where(Community.street_id == key)
         else:
             level, chosen = "all", None
         if chosen is not None and scope is not None:
-            chosen = chosen.where(Estate.id.in_(scope))
+            chosen = chosen.where(among(Estate.id, scope))
         elif chosen is None:
             chosen = scope
         estate_count = db.session.scalar(select(func.count()).select_from(Estate).where(in_estates(Estate.id, chosen)))

@@ -891,3 +891,17 @@ def test_a_reading_moved_by_its_foreign_key(ctx):
     item.inspection_id = target.id
     db.session.flush()
     assert_in_step()
+
+
+def test_case_drift_says_where_a_tally_disagrees_with_the_records(app, ctx):
+    from models.tallies import case_drift
+
+    connection = db.session.connection()
+    assert case_drift(connection) == []
+    tally = db.session.scalars(select(CaseTally).order_by(CaseTally.estate_id, CaseTally.month)).first()
+    tally.tickets += 1
+    db.session.flush()
+    [(key, kept, counted)] = case_drift(connection)
+    assert key == (tally.estate_id, tally.month) and kept["tickets"] == counted["tickets"] + 1
+    result = app.test_cli_runner().invoke(args=["tallies", "check"])
+    assert result.exit_code == 1 and "1 个月度汇总与记录不一致" in result.output

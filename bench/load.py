@@ -460,6 +460,14 @@ def choose_rows(url: str) -> dict[str, list[int]]:
 # -- checking what the server kept against what the users saw --------------------------------------
 
 
+@dataclass
+class Entry:
+    id: int
+    action: str
+    changes: dict | None
+    note: str | None
+
+
 def check(url: str, tally: Tally, shared: Shared) -> list[str]:
     """Every failed check, in words (empty: all hold)."""
     from sqlalchemy import create_engine, text
@@ -472,9 +480,12 @@ def check(url: str, tally: Tally, shared: Shared) -> list[str]:
     engine = create_engine(url)
     with engine.connect() as conn:
         def trail(table: str, row: int) -> list[Any]:
-            return conn.execute(text(
+            entries = conn.execute(text(
                 "SELECT id, action, changes, note FROM audit_log WHERE model = :m AND row_id = :r "
                 "ORDER BY id"), {"m": table, "r": str(row)}).all()
+            # psycopg reads JSON into dicts; SQLite hands back its text
+            return [Entry(e.id, e.action, json.loads(e.changes) if isinstance(e.changes, str) else e.changes,
+                          e.note) for e in entries]
 
         # edits: nothing accepted is missing, nothing refused is kept, one chain per field
         accepted: dict[tuple[str, int, str], set[str]] = defaultdict(set)

@@ -359,6 +359,8 @@ class User:
             pass
         except Exception as exc:  # a bug of the script itself must not pass as a quiet run
             self.tally.errors.append(f"用户 {self.number}（{self.account}）脚本异常：{type(exc).__name__}: {exc}")
+        finally:
+            self.http.close()  # no idle keep-alive connection holds up gunicorn's shutdown
 
 
 class Shared:
@@ -608,6 +610,8 @@ def print_report(s: dict[str, Any], args: argparse.Namespace, problems: list[str
     print(f"编辑：接受 {s['edits_accepted']}，因过期被拒绝 {s['edits_stale_refused']}；"
           f"流转：接受 {t['accepted']}，过期被拒 {t['stale']}，已被他人先流转 {t['taken']}，其他 {t['other']}；"
           f"新增报修单 {s['tickets_created']}；登录 {s['logins']}")
+    print(f"本机 {s['machine']['cpus']} 个 CPU，压测结束时 1 分钟平均负载 {s['machine']['load_average_1min']}"
+          f"（模拟用户与服务器在同一台机器上）")
     lost = sum(1 for p in problems if p.startswith("丢失更新"))
     print(f"5xx = {st['5xx']}，丢失更新 = {lost}")
     if problems:
@@ -701,7 +705,8 @@ def main(argv: list[str] | None = None) -> int:
         s = summary(tally, elapsed)
         s["checks_failed"] = problems
         s["settings"] = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
-        s["machine"] = {"cpus": os.cpu_count()}
+        # the generator shares the machine with the server: say how busy it was
+        s["machine"] = {"cpus": os.cpu_count(), "load_average_1min": round(os.getloadavg()[0], 1)}
         print_report(s, args, problems)
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(s, ensure_ascii=False, indent=2))

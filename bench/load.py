@@ -642,6 +642,13 @@ def main(argv: list[str] | None = None) -> int:
     if not (1 <= args.users <= 200 and 1 <= args.duration <= 600):
         parser.error("--users 取 1–200，--duration 取 1–600 秒")
 
+    try:
+        import psycopg
+
+        psycopg.connect(PG_ADMIN, connect_timeout=3).close()
+    except Exception as exc:
+        print(f"PostgreSQL 在 127.0.0.1:5432 没有应答（{type(exc).__name__}），压测需要它：{exc}")
+        return 2
     name = f"wuye_load_{secrets.token_hex(4)}"
     work = Path(tempfile.mkdtemp(prefix="wuye-load-"))
     env = {**os.environ, "FLASK_APP": "app", "SECRET_KEY": secrets.token_hex(32),

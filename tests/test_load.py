@@ -42,7 +42,7 @@ def test_a_short_load_run_has_no_5xx_and_no_lost_update(tmp_path):
         pytest.skip("PostgreSQL does not answer at 127.0.0.1:5432")
     out = tmp_path / "load.json"
     done = subprocess.run(
-        [sys.executable, "-m", "bench.load", "--users", "8", "--duration", "4", "--workers", "2",
+        [sys.executable, "-m", "bench.load", "--users", "8", "--duration", "6", "--workers", "2",
          "--threads", "4", "--tickets", "4", "--json", str(out)],
         cwd=ROOT, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]

@@ -34,7 +34,7 @@ define system_packages
 	fi
 endef
 
-.PHONY: run test install system-run system-test bench
+.PHONY: run test install system-run system-test bench load
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -75,3 +75,10 @@ test: $(STAMP) system-test
 DB ?= sqlite
 bench: $(STAMP)
 	$(BIN)/python -m bench.run --db $(DB)
+
+# The load script (bench/load.py): a fresh PostgreSQL database on 127.0.0.1:5432 with the
+# demo, gunicorn on a loopback port, 40 users for 60 s; checks no 5xx and no lost update.
+#   make load                          make load LOAD_ARGS="--users 60 --duration 120"
+LOAD_ARGS ?=
+load: $(STAMP)
+	$(BIN)/python -m bench.load $(LOAD_ARGS)

@@ -148,9 +148,20 @@ def rebuild(connection: Any) -> None:
 
 def _bulk_cases(connection: Any, pairs: set[tuple[int, date]]) -> None:
     """All tallies at once: one grouped pass over each table, not one query per pair."""
+    counted = counted_cases(connection)
+    batch = [{"estate_id": e, "month": m, **v} for (e, m), v in counted.items()]
+    for i in range(0, len(batch), 5000):
+        connection.execute(insert(CaseTally.__table__), batch[i:i + 5000])
+
+
+CASE_COUNTS = ("tickets", "completed", "on_time", "called_back", "valid_complaints", "valid_resolved")
+
+
+def counted_cases(connection: Any) -> dict[tuple[int, date], dict[str, int]]:
+    """Every (estate, month) tally as the records say it now (only those counting something)."""
     from .casework import Complaint, RepairTicket
 
-    rows: dict[tuple[int, date], dict[str, int]] = {p: {} for p in pairs}
+    rows: dict[tuple[int, date], dict[str, int]] = {}
     for model, column, counts in ((RepairTicket, RepairTicket.call_at, ticket_counts),
                                   (Complaint, Complaint.received_at, complaint_counts)):
         month = _month_expression(connection, column).label("month")
@@ -158,11 +169,21 @@ def _bulk_cases(connection: Any, pairs: set[tuple[int, date]]) -> None:
         for row in connection.execute(stmt):
             values = dict(row._mapping)
             key = (values.pop("estate_id"), _as_date(values.pop("month")))
-            rows.setdefault(key, {}).update(values)
-    batch = [{"estate_id": e, "month": m, "tickets": 0, "completed": 0, "on_time": 0, "called_back": 0,
-              "valid_complaints": 0, "valid_resolved": 0, **v} for (e, m), v in rows.items() if v]
-    for i in range(0, len(batch), 5000):
-        connection.execute(insert(CaseTally.__table__), batch[i:i + 5000])
+            rows.setdefault(key, dict.fromkeys(CASE_COUNTS, 0)).update(
+                {k: int(v) for k, v in values.items()})
+    return {k: v for k, v in rows.items() if v["tickets"] or v["valid_complaints"]}
+
+
+def case_drift(connection: Any) -> list[tuple[tuple[int, date], dict | None, dict | None]]:
+    """Where the kept case tallies differ from a count over the records: (estate and
+    month, kept, counted) — empty when they are in step. Only reads (``flask tallies
+    check``, the load test after concurrent writes)."""
+    t = CaseTally.__table__
+    kept = {(r.estate_id, _as_date(r.month)): {c: r._mapping[c] for c in CASE_COUNTS}
+            for r in connection.execute(select(t))}
+    counted = counted_cases(connection)
+    return [(key, kept.get(key), counted.get(key)) for key in sorted(set(kept) | set(counted))
+            if kept.get(key) != counted.get(key)]
 
 
 def _month_expression(connection: Any, column: Any) -> Any:

@@ -149,3 +149,26 @@ def test_cli_asks_which_community_when_two_streets_share_its_name(app, client_fo
         user = db.session.scalar(db.select(User).where(User.username == "li"))
         assert [(c.street.name, c.name) for c in user.communities] == [("第二街道", "红山社区")]
     assert "双龙小区" not in Client(app).login("li", "secret123").get("/admin/estate/").text
+
+
+def test_a_login_is_not_an_edit_of_the_account(app, client_for):
+    """Logging in stamps 最近登录 without moving the account's version: many people signing
+    in to one shared station account at once (tests/test_load.py does it under gunicorn)
+    used to refuse each other with a 500, and an administrator's form open meanwhile was
+    refused as stale."""
+    from .test_locking import edit_form
+
+    account = row_id(app, User, username="station")
+    with app.app_context():
+        version = db.session.scalar(db.select(User.version).where(User.id == account))
+    admin = client_for("admin")
+    url = f"/admin/app_user/edit/?id={account}"
+    fields = edit_form(admin, url)                       # the administrator opens the account
+    client_for("station"), client_for("station")         # two people sign in to it meanwhile
+    with app.app_context():
+        user = db.session.get(User, account)
+        assert user.version == version and user.last_login_at is not None
+    fields["phone"] = "0000-1234567"
+    assert admin.post(url, fields).status_code == 302   # not refused as stale
+    with app.app_context():
+        assert db.session.scalar(db.select(User.phone).where(User.id == account)) == "0000-1234567"

@@ -891,3 +891,110 @@ def test_a_reading_moved_by_its_foreign_key(ctx):
     item.inspection_id = target.id
     db.session.flush()
     assert_in_step()
+
+
+def test_case_drift_says_where_a_tally_disagrees_with_the_records(app, ctx):
+    from models.tallies import case_drift
+
+    connection = db.session.connection()
+    assert case_drift(connection) == []
+    tally = db.session.scalars(select(CaseTally).order_by(CaseTally.estate_id, CaseTally.month)).first()
+    tally.tickets += 1
+    db.session.flush()
+    [(key, kept, counted)] = case_drift(connection)
+    assert key == (tally.estate_id, tally.month) and kept["tickets"] == counted["tickets"] + 1
+    result = app.test_cli_runner().invoke(args=["tallies", "check"])
+    assert result.exit_code == 1 and "1 个月度汇总与记录不一致" in result.output
+
+
+# -- two transactions counting one estate at once (PostgreSQL) ----------------------------------
+
+
+def _complaint_in(estate_id: int, when: datetime) -> Complaint:
+    return Complaint(estate_id=estate_id, received_at=when, channel=Channel.HOTLINE,
+                     kind=ComplaintKind.COMPLAINT, content="并发计数", is_valid=True)
+
+
+@pytest.mark.own_database
+@pytest.mark.parametrize("locked", [True, False], ids=["with-the-lock", "without-the-lock"])
+def test_two_saves_for_one_estate_at_once_are_both_counted(own_database, tmp_path, monkeypatch, locked):
+    """The "tally race" suspected under concurrent transitions, reproduced with two real
+    transactions: the first has flushed a case of an estate and month (and recounted it)
+    but not committed; the second saves another case of the same estate and month. With
+    the advisory lock the second waits for the first's commit, then counts both. Without
+    it the second recounts from a snapshot that misses the first's tally row and collides
+    with it (a refused save) — the lock is what keeps concurrent saves both counted."""
+    import threading
+
+    from sqlalchemy.exc import IntegrityError
+
+    import models.tallies as tallies
+    from app import create_app
+    from models.tallies import case_drift
+
+    if not own_database.startswith("postgresql"):
+        pytest.skip("SQLite writes one transaction at a time")
+    if not locked:
+        monkeypatch.setattr(tallies, "_lock_estates", lambda connection, estates: None)
+    app = create_app({"SQLALCHEMY_DATABASE_URI": own_database, "INSTANCE_PATH": str(tmp_path),
+                      "SECRET_KEY": "tally-race", "TESTING": True, "DATABASE_BUSY_TIMEOUT": 10})
+    with app.app_context():
+        estate = db.session.scalar(select(Estate.id).order_by(Estate.id))
+        when = now() - timedelta(hours=1)
+        month = month_of(when)
+        before = db.session.scalar(select(CaseTally.valid_complaints).where(
+            CaseTally.estate_id == estate, CaseTally.month == month)) or 0
+        db.session.remove()
+    flushed, go = threading.Event(), threading.Event()
+    outcome: dict[str, Any] = {}
+
+    def first() -> None:
+        with app.app_context():
+            db.session.add(_complaint_in(estate, when))
+            db.session.flush()            # recounted, the tally row rewritten, not committed
+            flushed.set()
+            go.wait(10)
+            db.session.commit()
+
+    def second() -> None:
+        with app.app_context():
+            flushed.wait(10)
+            db.session.add(_complaint_in(estate, when))
+            try:
+                db.session.flush()
+                db.session.commit()
+                outcome["second"] = "saved"
+            except IntegrityError:
+                db.session.rollback()
+                outcome["second"] = "refused"
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    try:
+        flushed.wait(10)
+        threads[1].join(1.0)
+        if locked:
+            assert threads[1].is_alive(), "the second save did not wait for the first's recount"
+    finally:
+        go.set()
+        for t in threads:
+            t.join(20)
+    try:
+        with app.app_context():
+            connection = db.session.connection()
+            counted = db.session.scalar(select(CaseTally.valid_complaints).where(
+                CaseTally.estate_id == estate, CaseTally.month == month))
+            if locked:
+                assert outcome["second"] == "saved"
+                assert counted == before + 2 and case_drift(connection) == []
+            else:  # the race the lock prevents: one of two saves lost
+                assert outcome["second"] == "refused" and counted == before + 1
+    finally:
+        with app.app_context():  # leave the shared database as it was
+            for c in db.session.scalars(select(Complaint).where(Complaint.content == "并发计数")):
+                db.session.delete(c)
+            db.session.commit()
+            assert case_drift(db.session.connection()) == []
+            db.session.remove()
+            db.engine.dispose()

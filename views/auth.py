@@ -15,12 +15,15 @@ from flask import (Blueprint, current_app, flash, redirect, render_template, req
                    url_for)
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
+from sqlalchemy import func, update
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from models import db, now
-from models.accounts import LoginThrottle, User, check_decoy_password, password_problem
+from models.accounts import (LoginThrottle, User, check_decoy_password, new_session_token,
+                             password_problem)
 from models.estates import Estate
 from models.governance import Community, OrgUnit, Street
 from models.audit import AuditAction, record
@@ -88,6 +91,22 @@ def login_session(user: User, at: datetime) -> dict[str, object]:
             "sid": secrets.token_urlsafe(16),      # every login's cookie differs
             "auth_token": user.session_token,
             "login_at": _stamp(at), "seen_at": _stamp(at)}
+
+
+def _mark_login(user: User, at: datetime) -> None:
+    """Stamp the login, and give the account a session token if it has none, in one UPDATE
+    that leaves the row's version alone. A login is not an edit of the account: through
+    the ORM it moved the version on, so two people signing in to one shared account at
+    the same moment refused each other (the second got a 500), and so did an
+    administrator's edit form left open meanwhile. COALESCE keeps a token a concurrent
+    login has just set, so both sessions carry the same one."""
+    token = db.session.execute(
+        update(User).where(User.id == user.id)
+        .values(last_login_at=at, session_token=func.coalesce(User.session_token, new_session_token()))
+        .returning(User.session_token),
+        execution_options={"synchronize_session": False}).scalar_one()
+    set_committed_value(user, "last_login_at", at)
+    set_committed_value(user, "session_token", token)
 
 
 def _start_session(user: User, at: datetime) -> None:
@@ -185,8 +204,8 @@ def login():
             check_decoy_password(form.password.data)
         if user is not None and user.active and user.check_password(form.password.data):
             LoginThrottle.succeed(name)
+            _mark_login(user, at)
             _start_session(user, at)
-            user.last_login_at = at
             record(AuditAction.LOGIN, user, note=f"登录成功（来自 {address or '未知地址'}）")
             db.session.commit()
             return redirect(target)

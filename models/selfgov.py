@@ -85,6 +85,7 @@ class AssemblyMeeting(TimestampMixin, db.Model):
         inline=("resolutions",),
         perms=Perms.registry(Role.COMMUNITY_STAFF),
         scope="estate_id",
+        lookup=("estate_name", "note"),  # found by its estate, as people name it
     )
 
     def __str__(self) -> str:

@@ -112,7 +112,7 @@ def _find(model: type, names: tuple[str, ...]) -> list:
 @click.option("--street", multiple=True, help="管辖街道名称，可多次指定")
 @click.option("--community", multiple=True, help="管辖社区名称，可多次指定；重名时写成 街道/社区")
 @click.option("--estate", multiple=True, help="管辖小区名称，可多次指定；重名时写成 社区/小区")
-@click.option("--unit", help="所属站点（站点人员必填），如：应急维修服务站；重名时写成 街道/站点")
+@click.option("--unit", help="所属站点（站点人员必填），如：街道物业管理应急维修服务站；重名时写成 街道/站点")
 def users_create(username: str, role: str, display_name: str | None, password: str,
                  street: tuple[str, ...], community: tuple[str, ...], estate: tuple[str, ...],
                  unit: str | None) -> None:

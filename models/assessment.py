@@ -83,7 +83,7 @@ class Assessment(TimestampMixin, db.Model):
         inline=("items",),
         perms=Perms(create=ASSESSORS, edit=ASSESSORS, delete=ASSESSORS),
         scope=("community_id", "company.street_id"),
-        lookup=("assessor",),
+        lookup=("subject_name", "assessor"),  # found by whom it assesses
         print_template="print/assessment.html",
         workflow=Workflow(transitions=(
             Transition("finalize", "定稿", source=(AssessmentState.DRAFT,), target=AssessmentState.FINAL,

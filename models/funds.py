@@ -62,7 +62,7 @@ class MaintenanceFund(TimestampMixin, db.Model):
         form_columns=("estate", "account_no", "bank", "opened_on", "note"),
         details_columns=("estate", "account_no", "bank", "opened_on", "balance", "movements", "note"),
         perms=FUND_PERMS, scope="estate_id",
-        lookup=("account_no",),
+        lookup=("estate_name", "account_no"),  # found by its estate, or its number
     )
 
     def __str__(self) -> str:

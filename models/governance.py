@@ -204,6 +204,7 @@ class LeadershipMeeting(TimestampMixin, db.Model):
                       "decisions"),
         perms=Perms.registry(),
         scope="group.street_id",
+        lookup=("title", "venue"),  # found by its date, as people name it
         workflow=Workflow(field=None, transitions=(
             Transition("create_tasks", "生成后续任务", source=(), target=None,
                        roles=(Role.PILOT_COORDINATOR, Role.STREET_STAFF),
@@ -377,6 +378,9 @@ def _unit_name(kind: OrgKind) -> Any:
                                       OrgUnit.kind == kind.value).limit(1).correlate_except(OrgUnit)
 
 
+# The name str() gives, in SQL: a task's form finds its meeting by the date.
+LeadershipMeeting.title = figure("会议", db.cast(LeadershipMeeting.held_on, String) + " 领导小组会议",
+                                 internal=True)
 Community.pm_committee_name = figure("物业管理委员会", _unit_name(OrgKind.PM_COMMITTEE))
 Community.supervision_group_name = figure("监督小组", _unit_name(OrgKind.SUPERVISION_GROUP))
 

@@ -295,7 +295,7 @@ class Pilot(TimestampMixin, db.Model):
         form_columns=("estate", "plan", "designated_on", "lessons"),
         details_columns=("estate", "plan", "designated_on", "state", "milestones", "template", "lessons"),
         perms=ROLLOUT_PERMS, scope="estate_id",
-        lookup=("lessons",),
+        lookup=("estate_name", "lessons"),  # found by its estate, as people name it
         workflow=Workflow(transitions=(
             Transition("record_milestone", "记录里程碑", source=(PilotState.ACTIVE,), target=None,
                        roles=COORDINATORS,

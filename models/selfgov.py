@@ -85,6 +85,7 @@ class AssemblyMeeting(TimestampMixin, db.Model):
         inline=("resolutions",),
         perms=Perms.registry(Role.COMMUNITY_STAFF),
         scope="estate_id",
+        lookup=("estate_name", "note"),  # found by its estate, as people name it
     )
 
     def __str__(self) -> str:
@@ -294,7 +295,7 @@ class OwnersCommittee(TimestampMixin, db.Model):
         inline=("members",),
         perms=Perms.registry(Role.COMMUNITY_STAFF),
         scope="estate_id",
-        lookup=("community_rep",),
+        lookup=("title",),  # what people call it: 永乐花园第1届业主委员会
         workflow=COMMITTEE_WORKFLOW,
     )
 
@@ -459,6 +460,11 @@ class CommitteeMember(TimestampMixin, db.Model):
 AssemblyMeeting.estate_name = figure("小区", select(Estate.name).where(
     Estate.id == AssemblyMeeting.estate_id).correlate_except(Estate), internal=True)
 OwnersCommittee.estate_name = figure("小区", select(Estate.name).where(
+    Estate.id == OwnersCommittee.estate_id).correlate_except(Estate), internal=True)
+# The name str() gives, in SQL: a member's form finds the committee by its estate, and
+# spreadsheets name it the same way in and out.
+OwnersCommittee.title = figure("业主委员会", select(
+    Estate.name + "第" + db.cast(OwnersCommittee.term_no, String) + "届业主委员会").where(
     Estate.id == OwnersCommittee.estate_id).correlate_except(Estate), internal=True)
 
 OwnersCommittee.member_count = figure(

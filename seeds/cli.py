@@ -11,7 +11,7 @@ from models.accounts import LoginThrottle, User
 from models.audit import AuditAction, acting_as, record
 from models.declare import Invalid, Role
 from models.estates import Estate
-from models.governance import Community, Street
+from models.governance import Community, OrgUnit, Street
 
 
 def register_cli(app: Flask) -> None:
@@ -93,7 +93,7 @@ def users() -> None:
 
 # Names are unique only within their parent: a community within its street, an estate
 # within its community. "示例街道/江滨社区" picks one when the bare name is ambiguous.
-PARENT = {"Community": ("street", "街道"), "Estate": ("community", "社区")}
+PARENT = {"Community": ("street", "街道"), "Estate": ("community", "社区"), "OrgUnit": ("street", "街道")}
 
 
 def _find(model: type, names: tuple[str, ...]) -> list:
@@ -124,8 +124,10 @@ def _find(model: type, names: tuple[str, ...]) -> list:
 @click.option("--street", multiple=True, help="管辖街道名称，可多次指定")
 @click.option("--community", multiple=True, help="管辖社区名称，可多次指定；重名时写成 街道/社区")
 @click.option("--estate", multiple=True, help="管辖小区名称，可多次指定；重名时写成 社区/小区")
+@click.option("--unit", help="所属站点（站点人员必填），如：街道物业管理应急维修服务站；重名时写成 街道/站点")
 def users_create(username: str, role: str, display_name: str | None, password: str,
-                 street: tuple[str, ...], community: tuple[str, ...], estate: tuple[str, ...]) -> None:
+                 street: tuple[str, ...], community: tuple[str, ...], estate: tuple[str, ...],
+                 unit: str | None) -> None:
     if db.session.scalar(db.select(User).where(User.username == username)):
         raise click.ClickException(f"登录名「{username}」已存在")
     user = User(username=username, display_name=display_name or username, role=Role(role))
@@ -134,6 +136,7 @@ def users_create(username: str, role: str, display_name: str | None, password: s
         user.streets = _find(Street, street)
         user.communities = _find(Community, community)
         user.estates = _find(Estate, estate)
+        user.unit = _find(OrgUnit, (unit,))[0] if unit else None  # a station account's station
         user.clean()
     except Invalid as exc:
         raise click.ClickException("；".join(m for ms in exc.errors.values() for m in ms))

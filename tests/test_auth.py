@@ -119,6 +119,19 @@ def test_cli_creates_a_user_with_a_role_and_scope(app):
     assert "双龙小区" in page and "永乐花园" not in page
 
 
+def test_cli_creates_a_station_account_at_its_station(app):
+    runner = app.test_cli_runner()
+    args = ["users", "create", "zhou", "--role", "station_staff", "--street", "示例街道",
+            "--password", "secret123"]
+    without = runner.invoke(app.cli, args)
+    assert without.exit_code != 0 and "站点人员须选择所属站点" in without.output
+    result = runner.invoke(app.cli, [*args, "--unit", "街道物业管理应急维修服务站"])
+    assert result.exit_code == 0, result.output
+    c = Client(app).login("zhou", "secret123")
+    assert c.get("/admin/repair_ticket/").status_code == 200
+    assert c.get("/admin/mediation_case/").status_code == 403
+
+
 def test_cli_refuses_a_weak_password_and_an_unbound_user(app):
     runner = app.test_cli_runner()
     weak = runner.invoke(app.cli, ["users", "create", "qian", "--role", "leader",

@@ -4,6 +4,8 @@ new model is covered without new test code."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 
@@ -64,3 +66,6 @@ def test_every_screen_of_every_model(app, client_for, model):
         assert "历史记录" in r.text
     export = admin.get(f"{base}export/csv/")
     assert export.status_code == 200 and export.data.startswith("\ufeff".encode())
+    # each field once: the same header twice would be ambiguous in a spreadsheet
+    headers = next(csv.reader(io.StringIO(export.data.decode("utf-8-sig"))))
+    assert len(headers) == len(set(headers)), (model, headers)

@@ -1080,9 +1080,10 @@ def build_view(model: type) -> DeclaredModelView:
 
     list_columns = list(spec.list_columns) or _default_columns(model, spec)
     form_columns = list(spec.form_columns) or _default_columns(model, spec, form=True)
+    # the timestamps close the details, once, whether or not the model labels them
+    stamps = [c for c in ("created_at", "updated_at") if c in mapper.column_attrs]
     details_columns = list(spec.details_columns) or (
-        _default_columns(model, spec) + [c for c in ("created_at", "updated_at")
-                                          if c in mapper.column_attrs])
+        [c for c in _default_columns(model, spec) if c not in stamps] + stamps)
     every = set(list_columns) | set(form_columns) | set(details_columns) | set(spec.filters) \
         | set(spec.search) | set(mapper.attrs.keys())
     labels = {name: lazy_gettext(column_label(model, name)) for name in every}

@@ -183,6 +183,20 @@ def test_xlsx_export_has_chinese_headers_scope_and_no_formulas(app, client_for):
     assert rows[0][0] == "小区名称"
 
 
+def test_an_xlsx_export_past_a_sheets_rows_goes_on_in_the_next_sheet(client_for, monkeypatch):
+    # Excel stops at 1,048,576 rows and XlsxWriter drops the rest without a word; with
+    # the limit shrunk to 20, the street's 56 estates must fill three sheets, none lost.
+    import views.exports
+
+    monkeypatch.setattr(views.exports, "SHEET_ROWS", 20)
+    book = load_workbook(io.BytesIO(client_for("street").get("/admin/estate/export/xlsx/?sort=0").data))
+    assert book.sheetnames == ["小区", "小区（2）", "小区（3）"]
+    assert all(sheet.cell(1, 1).value == "小区名称" for sheet in book.worksheets)
+    names = [row[0] for sheet in book.worksheets for row in sheet.iter_rows(min_row=2, values_only=True)]
+    assert [sheet.max_row for sheet in book.worksheets] == [21, 21, 17]
+    assert len(names) == len(set(names)) == 56
+
+
 def test_exports_follow_the_current_search_and_filters(client_for):
     street = client_for("street")
     rows = list(csv.reader(io.StringIO(street.get("/admin/estate/export/csv/?search=宿舍").data.decode("utf-8-sig"))))

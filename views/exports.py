@@ -227,6 +227,11 @@ def _csv_chunks(headers: list[str], rows: Iterator[list[Any]]) -> Iterator[bytes
     yield buffer.getvalue().encode("utf-8")
 
 
+# Data rows per worksheet: Excel's 1,048,576 less the header. XlsxWriter silently drops
+# rows past it, so a bigger export continues on sheets (2), (3)...
+SHEET_ROWS = 1_048_575
+
+
 def _xlsx_chunks(title: str, headers: list[str], rows: Iterator[list[Any]]) -> Iterator[bytes]:
     """XlsxWriter in constant-memory mode: each row goes to disk as it is written."""
     import xlsxwriter
@@ -236,11 +241,22 @@ def _xlsx_chunks(title: str, headers: list[str], rows: Iterator[list[Any]]) -> I
         book = xlsxwriter.Workbook(path, {"constant_memory": True, "tmpdir": folder,
                                           "strings_to_formulas": False, "strings_to_urls": False,
                                           "strings_to_numbers": False})
-        sheet = book.add_worksheet(title[:31])
-        sheet.write_row(0, 0, headers, book.add_format({"bold": True}))
-        n = 0
+        bold = book.add_format({"bold": True})
+
+        def new_sheet(number: int) -> Any:
+            name = title[:31] if number == 1 else f"{title[:25]}（{number}）"
+            sheet = book.add_worksheet(name)
+            sheet.write_row(0, 0, headers, bold)
+            return sheet
+
+        sheets, n = 1, 0
+        sheet = new_sheet(1)
         try:
-            for n, row in enumerate(rows, 1):
+            for row in rows:
+                if n == SHEET_ROWS:  # a sheet holds 1,048,576 rows: go on in the next
+                    sheets, n = sheets + 1, 0
+                    sheet = new_sheet(sheets)
+                n += 1
                 sheet.write_row(n, 0, row)
         except OperationalError as exc:
             database_fault(exc, "导出")

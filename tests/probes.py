@@ -38,13 +38,14 @@ def planted_client(app, username: str) -> Client:
 
 
 class FormReader(HTMLParser):
-    """The fields of the first ``<form>`` holding a CSRF token: what the browser would
-    send if the user pressed save without touching anything."""
+    """The fields of the largest POST ``<form>`` holding a CSRF token (not the log-out
+    button's): what the browser would send if the user pressed save untouched."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.data: dict[str, list[str]] = {}
         self.kinds: dict[str, str] = {}
+        self.forms: list[tuple[dict[str, list[str]], dict[str, str]]] = []
         self.depth = 0
         self.done = False
         self._select: str | None = None
@@ -98,7 +99,7 @@ class FormReader(HTMLParser):
             self._textarea = None
         elif tag == "form" and self.depth:
             if "csrf_token" in self.data:
-                self.done = True
+                self.forms.append((self.data, self.kinds))
             self.depth -= 1
 
     def handle_data(self, data: str) -> None:
@@ -110,12 +111,14 @@ def read_form(html: str) -> tuple[dict[str, Any], dict[str, str]]:
     """(data to post, kind of each field) of the page's form."""
     reader = FormReader()
     reader.feed(html)
+    assert reader.forms, "no form on the page"
+    fields, kinds = max(reader.forms, key=lambda form: len(form[0]))
     data: dict[str, Any] = {}
-    for name, values in reader.data.items():
+    for name, values in fields.items():
         if name == "csrf_token":
             continue
         data[name] = values if len(values) != 1 else values[0]
-    return data, reader.kinds
+    return data, kinds
 
 
 def snapshot(model: type, key: Any) -> dict[str, Any] | None:

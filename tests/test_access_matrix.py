@@ -409,3 +409,120 @@ def test_zz_report_the_size_of_the_matrix(capsys):
     """Not a check: prints how many role × endpoint × row cases the run made (README)."""
     with capsys.disabled():
         print(f"\naccess matrix: {sum(CASES)} cases in {len(CASES)} tests")
+
+
+# -- mass assignment: what the form does not offer cannot be posted into a row ------------------
+
+# Posted alongside the real form: keys, versions, audit and recycle-bin stamps.
+STAMP = "2001-02-03 04:05:06"
+
+
+def extras_for(model: type, username: str, form: dict[str, Any], kinds: dict[str, str]) -> dict[str, str]:
+    """A hostile value for every column the form does not offer: another row's id for
+    keys (out of the account's scope when there is one), a far-off stamp, another state."""
+    from sqlalchemy import Date, DateTime, Integer
+
+    from models.declare import ChoiceType
+
+    account = user(username)
+    out: dict[str, str] = {}
+    for attr in sa_inspect(model).column_attrs:
+        column = attr.columns[0]
+        if attr.key in form or attr.key in kinds or getattr(column, "table", None) is not model.__table__:
+            continue
+        if column.foreign_keys:
+            target = next(iter(column.foreign_keys)).column.table
+            clause = None
+            found = next((m for m in MODELS if m.__table__ is target), None)
+            if found is not None:
+                clause = scope_clause(found, account)
+                far = ids(found, None if clause is None else ~clause) or ids(found, None)
+            else:
+                far = set(db.session.scalars(db.select(list(target.primary_key)[0])))
+            if far:
+                out[attr.key] = str(max(far))
+        elif isinstance(column.type, ChoiceType):
+            out[attr.key] = list(column.type.choices)[-1].value
+        elif isinstance(column.type, (DateTime, Date)):
+            out[attr.key] = STAMP if isinstance(column.type, DateTime) else STAMP[:10]
+        elif isinstance(column.type, Integer):
+            out[attr.key] = "987654"
+        else:
+            out[attr.key] = "篡改"
+    return out
+
+
+def editable_models(username: str) -> list[type]:
+    return [m for m in MODELS if may_do(username, m.__admin__, "edit")]
+
+
+@pytest.mark.parametrize("username", ["admin", "community"])
+def test_mass_assignment_on_edit_changes_only_the_form(app, clients, username):
+    from .probes import read_form
+
+    client = clients[username]
+    saved, problems = [], []
+    for model in editable_models(username):
+        base = f"/admin/{model.__tablename__}/"
+        with app.app_context():
+            key = rows_for(model, username)["in"]
+        if key is None:
+            continue
+        page = client.get(f"{base}edit/?id={key}")
+        assert page.status_code == 200, model
+        form, kinds = read_form(page.text)
+        with app.app_context():
+            extras = extras_for(model, username, form, kinds)
+            before = snapshot(model, key)
+        response = client.post(f"{base}edit/?id={key}", {**form, **extras})
+        assert response.status_code in (200, 302), (model, response.status_code)
+        with app.app_context():
+            after = snapshot(model, key)
+        moved = {k for k in extras if k in before and before[k] != after[k]}
+        moved -= {"updated_at"}  # a save stamps it
+        if response.status_code == 302:
+            saved.append(model.__name__)
+            if "version" in moved and after["version"] == before["version"] + 1:
+                moved.discard("version")  # a save moves the version on by one, never to what was posted
+        if moved:
+            problems.append(f"{model.__name__}: posted {sorted(moved)} changed the row")
+    assert not problems, "\n".join(problems)
+    # the unchanged form of a demo row saves: the extras were ignored, not the reason for a refusal
+    assert len(saved) >= len([m for m in editable_models(username)]) // 2, saved
+
+
+def test_mass_assignment_on_create_sets_keys_stamps_and_state_itself(app, clients):
+    from .probes import read_form
+
+    client = clients["admin"]
+    created, problems = [], []
+    for model in MODELS:
+        base = f"/admin/{model.__tablename__}/"
+        with app.app_context():
+            key = rows_for(model, "admin")["in"]
+        if key is None:
+            continue
+        form, kinds = read_form(client.get(f"{base}edit/?id={key}").text)
+        form = {k: (v + "乙" if kinds.get(k) in ("text", "textarea") and isinstance(v, str) and v else v)
+                for k, v in form.items() if k != "row_version"}
+        with app.app_context():
+            extras = extras_for(model, "admin", form, kinds)
+            top = db.session.scalar(db.select(db.func.max(sa_inspect(model).primary_key[0])))
+        extras["id"] = "987654"
+        response = client.post(f"{base}new/", {**form, **extras})
+        assert response.status_code in (200, 302), (model, response.status_code)
+        if response.status_code != 302:
+            continue
+        with app.app_context():
+            new = db.session.scalar(db.select(db.func.max(sa_inspect(model).primary_key[0])))
+            row = snapshot(model, new)
+        created.append(model.__name__)
+        if new == 987654 or new == top:
+            problems.append(f"{model.__name__}: the posted id was used")
+        for name in ("version", "created_at", "deleted_at", "deleted_by", "state"):
+            if name in extras and row is not None and str(row[name])[:19] == extras[name][:19]:
+                problems.append(f"{model.__name__}: posted {name} was stored")
+        if row is not None and row.get("version") not in (None, 1):
+            problems.append(f"{model.__name__}: a new row starts at version {row['version']}")
+    assert not problems, "\n".join(problems)
+    assert len(created) >= 10, created

@@ -35,13 +35,16 @@ from flask_admin.model.template import LinkRowAction
 from flask_babel import lazy_gettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import Boolean, Column, Date, DateTime, Integer, Numeric, String, Text
+from sqlalchemy import (BigInteger, Boolean, Column, Date, DateTime, Integer, Numeric, SmallInteger,
+                        String, Text)
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.orm import joinedload, selectinload
 from werkzeug.exceptions import HTTPException
+from flask_admin.form.fields import Select2Field
 from wtforms import HiddenField, ValidationError
+from wtforms.validators import StopValidation
 from wtforms.fields.core import UnboundField
 from wtforms.validators import NumberRange
 
@@ -150,6 +153,18 @@ class StrictAjaxSelectMultipleField(AjaxSelectMultipleField):
             raise ValidationError("所选记录中有不存在或不在您管辖范围内的")
 
 
+class StrictSelect2Field(Select2Field):
+    """A choice whose posted code is not one of the choices stops the field's checks
+    there: the unique check would otherwise query with the unknown code, which
+    ``ChoiceType`` refuses to bind (a 500 instead of a message)."""
+
+    def pre_validate(self, form: Any) -> None:
+        try:
+            super().pre_validate(form)
+        except ValueError as exc:
+            raise StopValidation(str(exc)) from exc
+
+
 class ScopedAjaxLoader(QueryAjaxModelLoader):
     """Ajax look-up of a related model, limited to the user's scope."""
 
@@ -159,9 +174,8 @@ class ScopedAjaxLoader(QueryAjaxModelLoader):
         return query if clause is None else query.filter(clause)
 
     def get_one(self, pk: Any) -> Any:
-        try:
-            key = int(pk)
-        except (TypeError, ValueError):
+        key = row_key(sa_inspect(self.model).primary_key[0], pk)
+        if key is None:
             return None
         with db.session.no_autoflush:
             return self.get_query().filter(getattr(self.model, self.pk) == key).one_or_none()
@@ -496,9 +510,8 @@ class DeclaredModelView(ImportMixin, WorkflowMixin, ModelView):
     def get_one(self, id: Any) -> Any:
         """A row by id, only if the user may see it: 404 otherwise, in every screen."""
         pk = sa_inspect(self.model).primary_key[0]
-        try:
-            key = pk.type.python_type(id)
-        except (TypeError, ValueError):
+        key = row_key(pk, id)
+        if key is None:
             abort(404)
         row = self.get_query().filter(pk == key).one_or_none()
         if row is None:
@@ -508,9 +521,8 @@ class DeclaredModelView(ImportMixin, WorkflowMixin, ModelView):
     def get_ids_or_404(self, ids: Iterable[str]) -> list[Any]:
         """The selected rows of a bulk action; any one outside the scope refuses all."""
         pk = sa_inspect(self.model).primary_key[0]
-        try:
-            keys = {pk.type.python_type(i) for i in ids}
-        except (TypeError, ValueError):
+        keys = {row_key(pk, i) for i in ids}
+        if None in keys:
             abort(404)
         rows = self.get_query().filter(pk.in_(keys)).all() if keys else []
         if len(rows) != len(keys):
@@ -624,7 +636,10 @@ class DeclaredModelView(ImportMixin, WorkflowMixin, ModelView):
             field = getattr(form, name, None) if form is not None and model is self.model else None
             if field is not None and hasattr(field, "errors"):
                 field.errors = list(field.errors or []) + messages
-            flash(f"{prefix}「{column_label(model, name)}」：{'；'.join(messages)}", "error")
+            # a form-only field (a password) has no column to take the label from
+            label = str(field.label.text) if field is not None and hasattr(field, "label") \
+                else column_label(model, name)
+            flash(f"{prefix}「{label}」：{'；'.join(messages)}", "error")
 
     # -- bulk actions: all selected rows, or none ---------------------------------
 
@@ -740,7 +755,8 @@ class DeclaredModelView(ImportMixin, WorkflowMixin, ModelView):
     def scaffold_form(self) -> Any:
         form_class = super().scaffold_form()
         swaps = {AjaxSelectField: StrictAjaxSelectField,
-                 AjaxSelectMultipleField: StrictAjaxSelectMultipleField}
+                 AjaxSelectMultipleField: StrictAjaxSelectMultipleField,
+                 Select2Field: StrictSelect2Field}
         for name in dir(form_class):
             attr = getattr(form_class, name, None)
             if isinstance(attr, UnboundField) and attr.field_class in swaps:
@@ -879,11 +895,58 @@ def run_rules(model: Any) -> None:
             problem = money_problem(value)
             if problem:
                 errors.setdefault(attr.key, []).append(problem)
+        problem = storable_problem(attr.columns[0].type, value)
+        if problem:
+            errors.setdefault(attr.key, []).append(problem)
     if errors:
         raise Invalid(errors)
     clean = getattr(model, "clean", None)
     if callable(clean):
         clean()
+
+
+# The largest integer each column type holds (PostgreSQL's; SQLite's 64 bits hold them all).
+INTEGER_LIMITS = ((SmallInteger, 2 ** 15 - 1), (BigInteger, 2 ** 63 - 1), (Integer, 2 ** 31 - 1))
+
+
+def storable_problem(column_type: Any, value: Any) -> str | None:
+    """What the database would refuse — or SQLite silently keep — said before the write,
+    so the message names the field instead of a bare database error: text longer than
+    its column or holding NUL (PostgreSQL cannot store it), an integer beyond its column,
+    a decimal with more digits than its column has."""
+    from decimal import Decimal
+
+    if isinstance(value, str):
+        if "\x00" in value:
+            return "不能包含空字符（\\0）"
+        length = getattr(column_type, "length", None)
+        if isinstance(column_type, String) and length and len(value) > length:
+            return f"不能超过 {length} 个字符（现为 {len(value)} 个）"
+    elif isinstance(value, int) and not isinstance(value, bool) and isinstance(column_type, Integer):
+        limit = next(top for kind, top in INTEGER_LIMITS if isinstance(column_type, kind))
+        if abs(value) > limit:
+            return "数值超出可保存的范围"
+    elif isinstance(value, (Decimal, float)) and isinstance(column_type, Numeric):
+        amount = Decimal(str(value))
+        if not amount.is_finite():
+            return "不是有效的数字"
+        precision, scale = column_type.precision, column_type.scale or 0
+        if precision and amount.adjusted() >= precision - scale:
+            return f"数值过大：整数部分最多 {precision - scale} 位"
+    return None
+
+
+def row_key(pk: Any, value: Any) -> Any:
+    """A primary key from a request (a URL, a form, an ajax pick) — or ``None`` when it
+    cannot be one: not a number, or beyond what the column holds (SQLite would raise
+    OverflowError on the query, a 500)."""
+    try:
+        key = pk.type.python_type(value)
+    except (TypeError, ValueError, NotImplementedError):
+        return None
+    if isinstance(key, int) and abs(key) > 2 ** 63 - 1:
+        return None
+    return key
 
 
 def money_problem(value: Any) -> str | None:

@@ -60,9 +60,10 @@ class RecycleBinView(BaseView):
         model = next((m for m in self._models() if m.__tablename__ == request.form.get("model")), None)
         if model is None:
             abort(403)
-        try:
-            key = int(request.form.get("id", ""))
-        except ValueError:
+        from views.engine import row_key
+
+        key = row_key(model.__table__.c.id, request.form.get("id", ""))
+        if key is None:
             abort(404)
         row = db.session.scalar(self._deleted(model).where(model.id == key))
         if row is None:

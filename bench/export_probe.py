@@ -83,12 +83,14 @@ def raw(url: str, instance: str, table: str) -> dict:
     started = time.perf_counter()
 
     def chunks():
-        with engine.connect().execution_options(stream_results=True, yield_per=2000) as conn:
-            result = conn.execute(text(f"SELECT * FROM {table} ORDER BY id"))
+        # On the statement: set on the connection, psycopg 3 still fetched every row first.
+        with engine.connect() as conn:
+            result = conn.execute(text(f"SELECT * FROM {table} ORDER BY id")
+                                  .execution_options(stream_results=True))
             buffer = io.StringIO()
             writer = csv.writer(buffer)
             writer.writerow(result.keys())
-            for partition in result.partitions():
+            while partition := result.fetchmany(2000):
                 writer.writerows(partition)
                 yield buffer.getvalue().encode()
                 buffer.seek(0)

@@ -177,3 +177,21 @@ def test_home_page_counts_the_flags_in_scope(client_for):
     committee = client_for("committee").get("/admin/").text  # bound to 永乐花园 only
     assert re.search(r"业主委员会：逾期未备案</a>\s*<span[^>]*>0</span>", committee)
     assert re.search(r"业主委员会：届满前90天未启动换届</a>\s*<span[^>]*>1</span>", committee)
+
+
+def test_a_second_review_of_a_company_for_the_same_year_names_both_fields(app, client_for):
+    # A key of two columns: SQLite names them as company_review.company_id, .year;
+    # PostgreSQL only in its detail, Key (company_id, year)=(…). Both must read in Chinese.
+    from models.estates import CompanyReview, PropertyCompany
+
+    admin = client_for("admin")
+    with app.app_context():
+        company = db.session.scalar(db.select(PropertyCompany.id).order_by(PropertyCompany.id))
+        before = db.session.scalar(db.select(db.func.count()).select_from(CompanyReview))
+    form = {"company": str(company), "year": "2031", "rating": "good"}
+    assert admin.post("/admin/company_review/new/", form).status_code == 302
+    again = admin.post("/admin/company_review/new/", {**form, "rating": "fail"})
+    assert again.status_code == 200
+    assert any("「物业服务企业」、「年度」与已有记录重复" in f for f in flashes(again.text)), flashes(again.text)
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count()).select_from(CompanyReview)) == before + 1

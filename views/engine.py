@@ -134,6 +134,16 @@ class AdminForm(FlaskForm):
         self._obj = obj
         super().__init__(formdata=formdata, obj=obj, prefix=prefix, **kwargs)
 
+    def validate(self, extra_validators: Any = None) -> bool:
+        # NUL cannot be stored, nor even sent in a query on PostgreSQL: a unique check
+        # would fail on it with a 500. Refuse it under its field before any check runs.
+        tainted = [f for f in self if any(isinstance(v, str) and "\x00" in v for v in (getattr(f, "raw_data", None) or ()))]
+        if not tainted:
+            return super().validate(extra_validators)
+        for f in tainted:
+            f.errors = ["不能包含空字符（\\0）"]
+        return False
+
 
 class StrictAjaxSelectField(AjaxSelectField):
     """An ajax pick whose id was not found in the user's scope is an error,
@@ -939,13 +949,15 @@ def storable_problem(column_type: Any, value: Any) -> str | None:
 def row_key(pk: Any, value: Any) -> Any:
     """A primary key from a request (a URL, a form, an ajax pick) — or ``None`` when it
     cannot be one: not a number, or beyond what the column holds (SQLite would raise
-    OverflowError on the query, a 500)."""
+    OverflowError on the query, PostgreSQL "out of range for type integer", a 500)."""
     try:
         key = pk.type.python_type(value)
     except (TypeError, ValueError, NotImplementedError):
         return None
-    if isinstance(key, int) and abs(key) > 2 ** 63 - 1:
-        return None
+    if isinstance(key, int):
+        limit = next((top for kind, top in INTEGER_LIMITS if isinstance(pk.type, kind)), 2 ** 63 - 1)
+        if abs(key) > limit:  # PostgreSQL refuses to compare an INTEGER with a bigger one
+            return None
     return key
 
 
@@ -991,9 +1003,14 @@ def integrity_message(exc: IntegrityError, model: type) -> str:
     """
     text = str(exc.orig) if exc.orig is not None else str(exc)
     table = model.__tablename__
-    named = [a for a in sa_inspect(model).column_attrs
-             if re.search(rf'{table}\.{a.key}\b|\({a.key}\)|"{a.key}"|{table}_{a.key}\b', text)]
-    labels = "、".join(f"「{a.columns[0].info.get('label', a.key)}」" for a in named)
+    mapper = sa_inspect(model)
+    listed = re.search(r"Key \(([^)]*)\)=", text)  # PostgreSQL: Key (company_id, year)=(1, 2025)
+    if listed:
+        columns = [c.strip().strip('"') for c in listed.group(1).split(",")]
+    else:
+        columns = [a.columns[0].name for a in mapper.column_attrs
+                   if re.search(rf'{table}\.{a.key}\b|\({a.key}\)|"{a.key}"|{table}_{a.key}\b', text)]
+    labels = "、".join(f"「{_column_name_label(mapper, c)}」" for c in columns)
     lowered = text.lower()
     if "unique" in lowered or "duplicate" in lowered:
         return f"保存失败：{labels}与已有记录重复" if labels else "保存失败：与已有记录重复"
@@ -1002,6 +1019,18 @@ def integrity_message(exc: IntegrityError, model: type) -> str:
     if "foreign key" in lowered:
         return "保存失败：引用的记录不存在或仍被其他记录使用"
     return "保存失败：数据不符合约束，未写入"
+
+
+def _column_name_label(mapper: Any, column: str) -> str:
+    """The label of a table column: its own, or its relation's for a foreign key
+    (company_id reads 物业服务企业)."""
+    for rel in mapper.relationships:
+        if any(c.name == column for c in rel.local_columns) and rel.info.get("label"):
+            return rel.info["label"]
+    for attr in mapper.column_attrs:
+        if attr.columns[0].name == column:
+            return attr.columns[0].info.get("label", attr.key)
+    return column
 
 
 # -- building a view from a declaration ---------------------------------------------

@@ -335,7 +335,7 @@ class Inspection(TimestampMixin, db.Model):
         inline=("items", "photos"),
         perms=Perms(create=INSPECTORS, edit=INSPECTORS, delete=(Role.STREET_STAFF,)),
         scope="estate_id",
-        lookup=("findings",),
+        lookup=("estate_name", "findings"),  # found by its estate, as people name it
         workflow=Workflow(transitions=(
             Transition("submit", "报送街道", source=(R.DRAFT,), target=R.SUBMITTED, roles=INSPECTORS,
                        guard="guard_submit",
@@ -355,7 +355,7 @@ class Inspection(TimestampMixin, db.Model):
 
     def __str__(self) -> str:
         when = f"{self.inspected_on:%Y-%m-%d}" if self.inspected_on else ""
-        return f"{when} {self.kind.label if self.kind else ''}检查".strip()
+        return f"{self.estate_name or ''} {when} {self.kind.label if self.kind else ''}检查".strip()
 
     def on_create(self, user: Any) -> None:
         """The committee member recording it is an inspector."""
@@ -671,6 +671,8 @@ Rectification.is_open = figure("未结", Rectification.state != Q.VERIFIED.value
 Rectification.late_verified = computed(
     "超期完成", expression=lambda cls: and_(cls.verified_on.isnot(None), cls.verified_on > cls.deadline),
     warn=True)(lambda self: bool(self.verified_on and self.deadline and self.verified_on > self.deadline))
+Inspection.estate_name = figure("小区", select(Estate.name).where(Estate.id == Inspection.estate_id)
+                                .correlate_except(Estate), internal=True)
 Inspection.item_count = figure("指标项数", select(func.count(InspectionItem.id)).where(
     InspectionItem.inspection_id == Inspection.id).correlate_except(InspectionItem))
 Inspection.open_rectifications = figure("未结整改", select(func.count(Rectification.id)).where(

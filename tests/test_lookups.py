@@ -18,6 +18,8 @@ import pytest
     ("street", "committee_member", "committee", "永乐花园", "永乐花园第1届业主委员会"),
     ("coordinator", "task", "meeting", "领导小组会议", " 领导小组会议"),
     ("street", "assessment_item", "assessment", "江滨社区", "年度考评：江滨社区"),
+    ("street", "rectification", "inspection", "永乐花园", "永乐花园 "),
+    ("street", "task", "inspection", "永乐花园", "永乐花园 "),
 ])
 def test_a_record_named_after_its_estate_is_found_by_the_estate(client_for, who, form, field, typed, found):
     client = client_for(who)

@@ -1046,17 +1046,26 @@ def _column_type(model: type, name: str) -> Any:
 def _default_columns(model: type, spec: ModelAdmin, form: bool = False) -> list[str]:
     mapper = sa_inspect(model)
     fk_cols = {c.key for rel in mapper.relationships for c in rel.local_columns}
+    # a relation stands where its key column stands (小区 first in a household's columns,
+    # as in its import template), not after every plain column
+    at_key = {}
+    for rel in mapper.relationships:
+        if rel.info.get("label") and not rel.uselist:
+            at_key.setdefault(next(iter(rel.local_columns)).key, rel.key)
     names: list[str] = []
     for attr in mapper.column_attrs:
         col, info = attr.columns[0], attr_info(attr)
+        if attr.key in at_key:
+            names.append(at_key.pop(attr.key))
+            continue
         if getattr(col, "primary_key", False) or attr.key in fk_cols or not info.get("label"):
             continue
         if info.get("secret") or info.get("internal") or (form and info.get("figure")):
             continue
         names.append(attr.key)
-    for rel in mapper.relationships:
-        if rel.info.get("label") and (not rel.uselist or rel.secondary is not None):
-            names.append(rel.key)
+    names += at_key.values()  # a key that is not a column attribute of its own
+    names += [rel.key for rel in mapper.relationships
+              if rel.info.get("label") and rel.uselist and rel.secondary is not None]
     if form:
         names = [n for n in names if n not in spec.readonly and n not in computed_columns(model)
                  and n not in ("created_at", "updated_at")]
@@ -1174,8 +1183,11 @@ def build_view(model: type) -> DeclaredModelView:
     form_columns = list(spec.form_columns) or _default_columns(model, spec, form=True)
     # the timestamps close the details, once, whether or not the model labels them
     stamps = [c for c in ("created_at", "updated_at") if c in mapper.column_attrs]
-    details_columns = list(spec.details_columns) or (
-        [c for c in _default_columns(model, spec) if c not in stamps] + stamps)
+    # undeclared, details and exports read in the order the form was declared in (which is
+    # the import template's too), then what the form leaves out, then the timestamps
+    shown = [c for c in _default_columns(model, spec) if c not in stamps]
+    shown = [c for c in spec.form_columns if c in shown] + [c for c in shown if c not in spec.form_columns]
+    details_columns = list(spec.details_columns) or shown + stamps
     every = set(list_columns) | set(form_columns) | set(details_columns) | set(spec.filters) \
         | set(spec.search) | set(mapper.attrs.keys())
     labels = {name: lazy_gettext(column_label(model, name)) for name in every}

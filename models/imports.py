@@ -342,10 +342,10 @@ def parse(model: type, data: bytes, filename: str, user: Any,
         parsed.rows.append({"__row__": number, **values})
         if len(parsed.raw) < PREVIEW_ROWS:
             parsed.raw.append([str(number), *cells])
-        if progress and count % 200 == 0:
-            progress(count, len(data_rows))
+        if progress and count % 200 == 0:  # reading is half the work, the rules the other
+            progress(count // 2, len(data_rows))
     _check_existing(model, parsed, unique_sets)
-    _check_rules(model, parsed)
+    _check_rules(model, parsed, progress and (lambda done: progress((len(data_rows) + done) // 2, len(data_rows))))
     return parsed
 
 
@@ -396,12 +396,14 @@ def _check_existing(model: type, parsed: Parsed, unique_sets: list[tuple[str, ..
                                                f"“{shown}”已存在（导入只新增，不修改已有记录）"))
 
 
-def _check_rules(model: type, parsed: Parsed) -> None:
+def _check_rules(model: type, parsed: Parsed, progress: Callable[[int], None] | None = None) -> None:
     """The model's own rules, on an unsaved copy of each row."""
     from views.engine import run_rules
 
     with db.session.no_autoflush:
-        for values in parsed.rows:
+        for done, values in enumerate(parsed.rows):
+            if progress and done % 200 == 0:
+                progress(done)
             number = values["__row__"]
             obj = build(model, values)
             try:

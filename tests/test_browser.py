@@ -86,6 +86,36 @@ def test_import_a_spreadsheet_with_one_bad_row(page, tmp_path):
     screenshot(page, "05-import-error")
 
 
+def test_a_large_import_shows_its_progress_while_it_is_checked(page, tmp_path):
+    # over 200 KB, a file is checked in a thread of the server while the page polls its
+    # status: the counter must move through the rows, then the page shows the outcome
+    rows = 20_000
+    path = tmp_path / "小区台账（大）.csv"
+    with open(path, "w", encoding="utf-8-sig", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["小区名称", "所属社区", "地址", "小区类别", "户数"])
+        for n in range(rows):
+            writer.writerow([f"进度测试小区{n:05d}", "江滨社区", f"江滨路{n}号（进度测试用的较长地址）", "二类", 100])
+    assert path.stat().st_size > 200 * 1024
+    login(page, "street")
+    page.goto("/admin/estate/import/")
+    page.set_input_files("#file", str(path))
+    page.click("#import-form button[type=submit]")
+    page.wait_for_selector("#import-job #processed")
+    status_url = page.get_attribute("#import-job", "data-status-url")
+    seen, shot = [], None  # the figures the page's own polling reads, sampled more often than it does
+    while not seen or seen[-1]["state"] == "checking":
+        seen.append(page.request.get(status_url).json())
+        counter = page.locator("#processed")
+        if not shot and counter.count() and counter.inner_text() not in ("0", ""):
+            shot = screenshot(page, "05b-import-progress")  # the bar as the user sees it move
+        page.wait_for_timeout(100)
+    moving = sorted({s["processed"] for s in seen if 0 < s["processed"] < rows and s["total"] == rows})
+    assert len(moving) >= 2, seen      # the counter moved through the rows
+    page.wait_for_selector("#import-result", timeout=60_000)
+    assert page.inner_text("#import-result") == f"检查通过：共 {rows} 行，没有发现问题。"
+
+
 def test_export_and_open_the_file(page):
     login(page, "community")                          # 江滨社区 only
     page.goto("/admin/estate/")

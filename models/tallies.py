@@ -130,28 +130,17 @@ def _refresh_readings(connection: Any, estates: Iterable[int]) -> None:
 
 
 def rebuild(connection: Any) -> None:
-    """Recompute every summary from the records (after bulk loads and migrations)."""
-    from .casework import Complaint, RepairTicket
+    """Recompute every summary from the records (after bulk loads and migrations): one
+    grouped pass over each table, not one query per estate and month."""
     from .supervision import Inspection
 
     connection.execute(delete(CaseTally.__table__))
-    pairs = set()
-    for model, column in ((RepairTicket, RepairTicket.call_at), (Complaint, Complaint.received_at)):
-        month = _month_expression(connection, column)
-        pairs |= {(e, _as_date(m)) for e, m in connection.execute(
-            select(model.estate_id, month).group_by(model.estate_id, month))}
-    _bulk_cases(connection, pairs)
+    batch = [{"estate_id": e, "month": m, **v} for (e, m), v in counted_cases(connection).items()]
+    for i in range(0, len(batch), 5000):
+        connection.execute(insert(CaseTally.__table__), batch[i:i + 5000])
     connection.execute(delete(LatestReading.__table__))
     connection.execute(insert(LatestReading.__table__).from_select(
         ["estate_id", "indicator_id", "inspected_on", "value"], _latest_select(Inspection.id.isnot(None))))
-
-
-def _bulk_cases(connection: Any, pairs: set[tuple[int, date]]) -> None:
-    """All tallies at once: one grouped pass over each table, not one query per pair."""
-    counted = counted_cases(connection)
-    batch = [{"estate_id": e, "month": m, **v} for (e, m), v in counted.items()]
-    for i in range(0, len(batch), 5000):
-        connection.execute(insert(CaseTally.__table__), batch[i:i + 5000])
 
 
 CASE_COUNTS = ("tickets", "completed", "on_time", "called_back", "valid_complaints", "valid_resolved")
@@ -292,12 +281,9 @@ TALLY_LOCK = 7231  # the advisory-lock namespace of the tallies
 def case_totals(estates: Any, first: date, last: date) -> dict[str, int]:
     """Summed tallies of ``estates`` (ids, a SELECT of ids, or ``None`` for all) for the
     months ``first`` .. ``last`` (both the first day of a month)."""
-    t = CaseTally
-    columns = ("tickets", "completed", "on_time", "called_back", "valid_complaints", "valid_resolved")
-    stmt = select(*[func.coalesce(func.sum(getattr(t, c)), 0) for c in columns]).where(
-        t.month >= first, t.month <= last)
-    if estates is not None:
-        from .scoping import among
+    from .scoping import among
 
-        stmt = stmt.where(among(t.estate_id, estates))
-    return dict(zip(columns, db.session.execute(stmt).one()))
+    t = CaseTally
+    stmt = select(*[func.coalesce(func.sum(getattr(t, c)), 0) for c in CASE_COUNTS]).where(
+        t.month >= first, t.month <= last, among(t.estate_id, estates))
+    return dict(zip(CASE_COUNTS, db.session.execute(stmt).one()))

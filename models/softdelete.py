@@ -50,6 +50,16 @@ def delete(obj: Any, actor: str) -> None:
     setattr(obj, DELETED_BY, actor[:80])
 
 
+def remove(obj: Any, actor: str) -> None:
+    """Delete a row the way its model deletes: into the recycle bin, or for real."""
+    from . import db
+
+    if soft_deletes(type(obj)):
+        delete(obj, actor)
+    else:
+        db.session.delete(obj)
+
+
 def restore(obj: Any) -> None:
     setattr(obj, DELETED_AT, None)
     setattr(obj, DELETED_BY, None)

@@ -40,7 +40,7 @@ from sqlalchemy import (BigInteger, Boolean, Column, Date, DateTime, Integer, Nu
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm.exc import StaleDataError
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import MANYTOONE, joinedload, selectinload
 from werkzeug.exceptions import HTTPException
 from flask_admin.form.fields import Select2Field
 from wtforms import HiddenField, ValidationError
@@ -626,10 +626,7 @@ class DeclaredModelView(ImportMixin, WorkflowMixin, ModelView):
 
         def change() -> None:
             self.on_model_delete(model)
-            if soft:
-                softdelete.delete(model, current_actor()[1])
-            else:
-                db.session.delete(model)
+            softdelete.remove(model, current_actor()[1])
         done = f"删除「{model}」" if not soft else f"删除「{model}」（移入回收站）"
         if not self.write(change, what=done):
             return False
@@ -662,10 +659,7 @@ class DeclaredModelView(ImportMixin, WorkflowMixin, ModelView):
                 try:
                     if name == "delete":
                         self.on_model_delete(row)
-                        if soft_deletes(self.model):
-                            softdelete.delete(row, current_actor()[1])
-                        else:
-                            db.session.delete(row)
+                        softdelete.remove(row, current_actor()[1])
                     else:
                         getattr(row, name)()
                         run_rules_on_session(row)
@@ -1050,7 +1044,7 @@ def _default_columns(model: type, spec: ModelAdmin, form: bool = False) -> list[
     # as in its import template), not after every plain column
     at_key = {}
     for rel in mapper.relationships:
-        if rel.info.get("label") and not rel.uselist:
+        if rel.info.get("label") and rel.direction is MANYTOONE:
             at_key.setdefault(next(iter(rel.local_columns)).key, rel.key)
     names: list[str] = []
     for attr in mapper.column_attrs:
@@ -1063,9 +1057,8 @@ def _default_columns(model: type, spec: ModelAdmin, form: bool = False) -> list[
         if info.get("secret") or info.get("internal") or (form and info.get("figure")):
             continue
         names.append(attr.key)
-    names += at_key.values()  # a key that is not a column attribute of its own
-    names += [rel.key for rel in mapper.relationships
-              if rel.info.get("label") and rel.uselist and rel.secondary is not None]
+    names += [rel.key for rel in mapper.relationships  # one-to-one, and many-to-many
+              if rel.info.get("label") and rel.key not in names and (not rel.uselist or rel.secondary is not None)]
     if form:
         names = [n for n in names if n not in spec.readonly and n not in computed_columns(model)
                  and n not in ("created_at", "updated_at")]

@@ -20,7 +20,7 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal
 
 from sqlalchemy import (Boolean, DateTime, ForeignKey, Integer, Numeric, String, Text,
-                        UniqueConstraint, select)
+                        select)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from . import TimestampMixin, Versioned, db, now

@@ -14,7 +14,7 @@ from sqlalchemy import Date, DateTime, select
 
 from . import db, declared_models, now
 from .declare import may
-from .scoping import anchor_level, resolve_column, scope_clause, scope_paths
+from .scoping import among, anchor_level, resolve_column, scope_clause, scope_paths
 from .workflow import Clock
 
 # How far ahead "near a deadline" looks.
@@ -48,7 +48,6 @@ def _as_timedelta(a: Any, b: Any) -> timedelta:
 
 def _running(model: type, clock: Clock, user: Any, estates: Any) -> tuple[Any, Any]:
     """(statement selecting ``model`` rows whose ``clock`` is running, their due column)."""
-    from .rates import in_estates
 
     due = getattr(model, clock.due)
     stmt = select(model).where(due.isnot(None))
@@ -61,7 +60,7 @@ def _running(model: type, clock: Clock, user: Any, estates: Any) -> tuple[Any, A
         stmt = stmt.where(clause)
     estate_column = _estate_column(model)
     if estates is not None and estate_column is not None:
-        stmt = stmt.where(in_estates(estate_column, estates))
+        stmt = stmt.where(among(estate_column, estates))
     return stmt, due
 
 

@@ -9,12 +9,12 @@ movements are never edited or deleted: a mistake is corrected by another entry.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import (Boolean, Date, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint,
-                        and_, case, exists, func, or_, select)
+from sqlalchemy import (Date, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint,
+                        case, exists, func, select)
 from sqlalchemy import event, true
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Mapped, mapped_column

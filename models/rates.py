@@ -17,13 +17,14 @@ from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, select
 
 from . import db, now
 from .declare import Choices
-from .casework import OPEN_TICKET, Complaint, ComplaintKind, RepairTicket, TicketState
+from .casework import OPEN_TICKET, Complaint, RepairTicket
 from .estates import Estate
 from .funds import fee_collection
+from .scoping import among
 
 
 class RateCode(Choices):
@@ -60,14 +61,6 @@ def _count(stmt: Any) -> int:
     return db.session.scalar(stmt) or 0
 
 
-def in_estates(column: Any, estates: Any) -> Any:
-    """``column`` among ``estates``: ids, a SELECT of ids, ``None`` for every estate, or
-    every estate except a few (models.scoping.ids_in_scope)."""
-    from .scoping import among
-
-    return among(column, estates)
-
-
 def case_counts(estates: Any, start: date, end: date) -> dict[str, int]:
     """The counts behind the rates over [start, end]: whole months from the monthly
     tallies (models.tallies), the days of a partial month at either end from the records.
@@ -93,9 +86,9 @@ def case_counts(estates: Any, start: date, end: date) -> dict[str, int]:
     for lo_day, hi_day in live:
         lo, hi = _span(lo_day, hi_day)
         tickets = db.session.execute(ticket_counts(and_(
-            in_estates(RepairTicket.estate_id, estates), RepairTicket.call_at >= lo, RepairTicket.call_at < hi))).one()
+            among(RepairTicket.estate_id, estates), RepairTicket.call_at >= lo, RepairTicket.call_at < hi))).one()
         complaints = db.session.execute(complaint_counts(and_(
-            in_estates(Complaint.estate_id, estates), Complaint.received_at >= lo, Complaint.received_at < hi))).one()
+            among(Complaint.estate_id, estates), Complaint.received_at >= lo, Complaint.received_at < hi))).one()
         for key, value in {**tickets._mapping, **complaints._mapping}.items():
             totals[key] += value or 0
     return totals
@@ -110,11 +103,11 @@ def service_rates(estate_ids: Any, start: date, end: date) -> list[Rate]:
     valid_total, valid_resolved = counts["valid_complaints"], counts["valid_resolved"]
     # open and already late: few rows, and "late" moves with the clock, so always live
     open_late = _count(select(func.count()).select_from(RepairTicket).where(
-        in_estates(RepairTicket.estate_id, estate_ids), RepairTicket.call_at >= lo, RepairTicket.call_at < hi,
+        among(RepairTicket.estate_id, estate_ids), RepairTicket.call_at >= lo, RepairTicket.call_at < hi,
         RepairTicket.state.in_([s.value for s in OPEN_TICKET]), RepairTicket.completed_at.is_(None),
         RepairTicket.complete_due_at < now()))
     households = _count(select(func.coalesce(func.sum(Estate.households), 0)).where(
-        in_estates(Estate.id, estate_ids)))
+        among(Estate.id, estate_ids)))
 
     R = RateCode
     return [

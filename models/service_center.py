@@ -11,8 +11,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import (Boolean, Date, DateTime, ForeignKey, Integer, Numeric, String, Text,
-                        UniqueConstraint, and_, cast, func, select)
+from sqlalchemy import (Date, DateTime, ForeignKey, Integer, Numeric, String, Text,
+                        UniqueConstraint, func, select)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from . import TimestampMixin, db, now
@@ -64,10 +64,10 @@ def patrol_gaps(estate_ids: Any, start: date, end: date) -> list[tuple[int, date
     """(estate id, day, patrols) for every day in [start, end] on which an estate in the
     center's care had fewer than two patrols. ``estate_ids`` is a list, a SELECT or
     ``None`` (every estate)."""
-    from .rates import in_estates
+    from .scoping import among
 
     estates = db.session.scalars(select(Estate.id).where(
-        in_estates(Estate.id, estate_ids), Estate.management_mode.in_([m.value for m in CENTER_MODES]))).all()
+        among(Estate.id, estate_ids), Estate.management_mode.in_([m.value for m in CENTER_MODES]))).all()
     if not estates:
         return []
     day = func.date(Patrol.patrolled_at)

@@ -39,19 +39,19 @@ def latest_rows(estate_ids: Any, start: date, end: date) -> Any:
 
     A period that reaches today reads the kept latest readings (models.tallies): the
     latest reading in it is the latest of all, if it falls on or after the start."""
-    from .rates import in_estates
+    from .scoping import among
     from .tallies import LatestReading
 
     if end >= now().date():
         return select(LatestReading.estate_id, LatestReading.indicator_id, LatestReading.value).where(
-            in_estates(LatestReading.estate_id, estate_ids), LatestReading.inspected_on >= start).subquery()
+            among(LatestReading.estate_id, estate_ids), LatestReading.inspected_on >= start).subquery()
     ranked = (
         select(Inspection.estate_id, InspectionItem.indicator_id, InspectionItem.value,
                func.row_number().over(partition_by=(Inspection.estate_id, InspectionItem.indicator_id),
                                       order_by=(Inspection.inspected_on.desc(), InspectionItem.id.desc()))
                .label("rank"))
         .join(Inspection, Inspection.id == InspectionItem.inspection_id)
-        .where(in_estates(Inspection.estate_id, estate_ids), Inspection.inspected_on >= start,
+        .where(among(Inspection.estate_id, estate_ids), Inspection.inspected_on >= start,
                Inspection.inspected_on <= end)
         .subquery())
     return select(ranked.c.estate_id, ranked.c.indicator_id, ranked.c.value).where(ranked.c.rank == 1).subquery()
@@ -130,7 +130,7 @@ def cleaning_shortfalls(estate_ids: Any, month: date) -> list[CleaningCount]:
     A month not begun has nothing to show."""
     from .supervision import FourInOneGroup, GroupState
 
-    from .rates import in_estates
+    from .scoping import among
 
     today = now().date()
     first = month.replace(day=1)
@@ -138,11 +138,11 @@ def cleaning_shortfalls(estate_ids: Any, month: date) -> list[CleaningCount]:
     if first > today:
         return []
     supervised = select(FourInOneGroup.estate_id).where(
-        in_estates(FourInOneGroup.estate_id, estate_ids), FourInOneGroup.state == GroupState.ACTIVE.value)
+        among(FourInOneGroup.estate_id, estate_ids), FourInOneGroup.state == GroupState.ACTIVE.value)
     counts = {e: (n, latest) for e, n, latest in db.session.execute(
         select(Inspection.estate_id, func.count(func.distinct(Inspection.inspected_on)),
                func.max(Inspection.inspected_on)).where(
-            in_estates(Inspection.estate_id, estate_ids), Inspection.kind == InspectionKind.CLEANING.value,
+            among(Inspection.estate_id, estate_ids), Inspection.kind == InspectionKind.CLEANING.value,
             Inspection.inspected_on >= first, Inspection.inspected_on <= last)
         .group_by(Inspection.estate_id))}
     out = []

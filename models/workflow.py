@@ -33,7 +33,7 @@ A model declares::
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable
 
 from sqlalchemy import Date, DateTime, and_, bindparam, event

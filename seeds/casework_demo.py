@@ -16,7 +16,7 @@ from models.casework import (Channel, Complaint, ComplaintKind, DisputeKind, Med
                              MediationSession, RefusalReason, RepairCategory, RepairRule,
                              RepairTicket, Satisfaction, ScopeDecision, DEFAULT_RULES)
 from models.declare import Role
-from models.estates import Estate, ManagementMode
+from models.estates import Estate
 from models.selfgov import OwnersCommittee
 from models.service_center import CENTER_MODES, CenterAgreement, Clearing, ClearingKind, Household, Patrol
 from models.workflow import perform

@@ -8,9 +8,8 @@ from datetime import date, timedelta
 
 from models import db, now
 from models.declare import Role
-from models.estates import Estate
 from models.governance import LeadershipMeeting, Street
-from models.rollout import MilestoneKind, Phase, PhaseState, Pilot, RolloutPlan, Task
+from models.rollout import MilestoneKind, Phase, Pilot, RolloutPlan, Task
 from models.workflow import perform
 
 from .loader import demo_estate, ensure

@@ -13,13 +13,13 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from flask import abort, current_app, flash, jsonify, redirect, request, send_file, url_for
+from flask import abort, current_app, flash, jsonify, redirect, request, send_file
 from flask_admin import expose
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy import inspect as sa_inspect
 
-from models import db, now
+from models import db
 from models.audit import acting_as
 from models.imports import MAX_ROWS, ImportJob, Problem, build, columns_for, parse, store
 from models.scoping import scope_clause

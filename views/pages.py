@@ -17,7 +17,8 @@ from models import db, now
 from models.deadlines import open_deadlines
 from models.estates import Estate
 from models.governance import Community
-from models.scoping import scope_clause
+from models.scoping import among, ids_in_scope, scope_clause
+from models.softdelete import not_deleted
 from models.service_center import patrol_gaps
 from models.standing import cleaning_shortfalls, standing
 
@@ -52,12 +53,11 @@ class LateView(ScopedPage):
     @expose("/")
     def index(self) -> Any:
         from models.deadlines import late_counts
-        from models.scoping import among, ids_in_scope
 
         community_id = request.args.get("community", type=int)
         estates = ids_in_scope(Estate, current_user)
         if community_id:
-            chosen = select(Estate.id).where(Estate.community_id == community_id, Estate.deleted_at.is_(None))
+            chosen = select(Estate.id).where(Estate.community_id == community_id, not_deleted(Estate))
             estates = chosen.where(among(Estate.id, estates))
         deadlines = open_deadlines(current_user, estates, per_clock=self.PER_KIND)
         names = {e.id: (e.name, c) for e, c in db.session.execute(
@@ -96,8 +96,6 @@ class StandingView(ScopedPage):
     def index(self) -> Any:
         from sqlalchemy import func
 
-        from models.rates import in_estates
-        from models.scoping import among, ids_in_scope
 
         communities = self.communities()
         streets = self.streets()
@@ -107,7 +105,7 @@ class StandingView(ScopedPage):
         month = _date((request.args.get("month") or "") + "-01") or today.replace(day=1)
         level, key = request.args.get("level", "all"), request.args.get("key", type=int)
         scope = ids_in_scope(Estate, current_user)
-        live = select(Estate.id).where(Estate.deleted_at.is_(None))
+        live = select(Estate.id).where(not_deleted(Estate))
         if level == "estate":
             chosen = live.where(Estate.id == key)
         elif level == "community":
@@ -120,7 +118,7 @@ class StandingView(ScopedPage):
             chosen = chosen.where(among(Estate.id, scope))
         elif chosen is None:
             chosen = scope
-        estate_count = db.session.scalar(select(func.count()).select_from(Estate).where(in_estates(Estate.id, chosen)))
+        estate_count = db.session.scalar(select(func.count()).select_from(Estate).where(among(Estate.id, chosen)))
         error = "开始日期不能晚于结束日期" if start > end else None
         rows = [] if error else standing(chosen, start, end)
         short = cleaning_shortfalls(chosen, month)
@@ -137,9 +135,8 @@ class StandingView(ScopedPage):
     def picker(self, scope: Any, level: str, key: int | None) -> list[Any]:
         """(id, name) of the estates to offer: all in scope when they are few, else those of
         the community chosen (or of the chosen estate's community)."""
-        from models.rates import in_estates
 
-        stmt = select(Estate.id, Estate.name).where(in_estates(Estate.id, scope)).order_by(Estate.name)
+        stmt = select(Estate.id, Estate.name).where(among(Estate.id, scope)).order_by(Estate.name)
         rows = db.session.execute(stmt.limit(self.LISTED + 1)).all()
         if len(rows) <= self.LISTED:
             return rows
@@ -251,7 +248,7 @@ class MoneyTrailView(ScopedPage):
         from models.audit import AuditLog
 
         from . import formatting
-        from .exports import content_disposition, csv_response
+        from .exports import csv_response
 
         models = money_models()
         start = _date(request.args.get("start")) or now().date().replace(month=1, day=1)

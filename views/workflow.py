@@ -7,7 +7,7 @@ Everything comes from ``__admin__.workflow``; no model writes screen code.
 from __future__ import annotations
 
 import inspect
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import abort, flash, redirect, request

@@ -111,6 +111,18 @@ class User(UserMixin, TimestampMixin, db.Model):
         """Invalidate every session cookie issued to this account so far."""
         self.session_token = new_session_token()
 
+    def sign_out_everywhere(self) -> None:
+        """:meth:`end_sessions` for a logout, in one UPDATE that leaves the row's version
+        alone: signing out is not an edit of the account (an administrator's form open on
+        it stays valid; two people leaving a shared account at once do not collide)."""
+        from sqlalchemy import update
+        from sqlalchemy.orm.attributes import set_committed_value
+
+        token = new_session_token()
+        db.session.execute(update(User).where(User.id == self.id).values(session_token=token),
+                           execution_options={"synchronize_session": False})
+        set_committed_value(self, "session_token", token)
+
     @property
     def is_unrestricted(self) -> bool:
         return self.role == Role.ADMIN

@@ -164,20 +164,21 @@ def test_cli_asks_which_community_when_two_streets_share_its_name(app, client_fo
     assert "双龙小区" not in Client(app).login("li", "secret123").get("/admin/estate/").text
 
 
-def test_a_login_is_not_an_edit_of_the_account(app, client_for):
-    """Logging in stamps 最近登录 without moving the account's version: many people signing
-    in to one shared station account at once (tests/test_load.py does it under gunicorn)
-    used to refuse each other with a 500, and an administrator's form open meanwhile was
-    refused as stale."""
-    from .test_locking import edit_form
+def test_a_login_or_logout_is_not_an_edit_of_the_account(app, client_for):
+    """Logging in stamps 最近登录 and logging out renews the session token without moving
+    the account's version: many people signing in to one shared station account at once
+    (tests/test_load.py does it under gunicorn) used to refuse each other with a 500, and
+    an administrator's form open meanwhile was refused as stale."""
+    from .probes import read_form
 
     account = row_id(app, User, username="station")
     with app.app_context():
         version = db.session.scalar(db.select(User.version).where(User.id == account))
     admin = client_for("admin")
     url = f"/admin/app_user/edit/?id={account}"
-    fields = edit_form(admin, url)                       # the administrator opens the account
-    client_for("station"), client_for("station")         # two people sign in to it meanwhile
+    fields, _ = read_form(admin.get(url).text)           # the administrator opens the account
+    first, second = client_for("station"), client_for("station")  # two people sign in meanwhile
+    assert first.post("/logout").status_code == 302      # and one of them leaves
     with app.app_context():
         user = db.session.get(User, account)
         assert user.version == version and user.last_login_at is not None

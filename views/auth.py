@@ -233,7 +233,7 @@ def login():
 def logout():
     if current_user.is_authenticated:
         user = current_user._get_current_object()
-        user.end_sessions()  # the cookie, wherever it was copied, no longer logs in
+        user.sign_out_everywhere()  # the cookie, wherever it was copied, no longer logs in
         record(AuditAction.LOGOUT, user, note="退出登录")
         db.session.commit()
     _end_session()

@@ -3,7 +3,6 @@ survives — between two people's forms, and between the check and the write."""
 
 from __future__ import annotations
 
-import re
 
 from sqlalchemy import event, select, text
 
@@ -11,19 +10,12 @@ from models import db
 from models.estates import Estate
 
 from .helpers import flashes, row_id
+from .probes import read_form
 
 
 def edit_form(client, url: str) -> dict[str, str]:
     """The fields an edit page would post back, as the browser holds them."""
-    page = client.get(url).text
-    fields = dict(re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', page))
-    fields.update({m[0]: m[1] for m in re.findall(r'<textarea[^>]*name="([^"]+)"[^>]*>([^<]*)</textarea>', page)})
-    for name, body in re.findall(r'<select[^>]*name="([^"]+)"[^>]*>(.*?)</select>', page, re.S):
-        chosen = re.search(r'<option[^>]*selected[^>]*value="([^"]*)"|<option[^>]*value="([^"]*)"[^>]*selected', body)
-        if chosen:
-            fields[name] = chosen.group(1) or chosen.group(2)
-    fields.pop("csrf_token", None)
-    return fields
+    return read_form(client.get(url).text)[0]
 
 
 def test_the_edit_form_carries_the_version_it_shows(app, client_for):

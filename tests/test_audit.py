@@ -93,3 +93,10 @@ def test_failed_write_leaves_no_audit_entry(app, client_for):
         "estate_class": "first", "households": "-5"})
     assert response.status_code == 200
     assert len(entries_for(app, estate)) == before
+
+
+def test_list_rows_link_to_their_history_but_the_trails_own_rows_do_not(client_for):
+    admin = client_for("admin")
+    assert "fa-history" in admin.get("/admin/estate/").text
+    trail = admin.get("/admin/audit_log/").text
+    assert trail.count('class="list-buttons-column"') > 1 and "fa-history" not in trail

@@ -34,7 +34,7 @@ class UserView(DeclaredModelView):
 
 
 class AuditLogView(DeclaredModelView):
-    column_extra_row_actions: list = []
+    row_history = False  # an entry of the trail has no history of its own
     can_set_page_size = True
 
     def _model_label(view: Any, context: Any, model: Any, name: str) -> str:

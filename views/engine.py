@@ -31,7 +31,6 @@ from flask_admin.contrib.sqla import filters as sqla_filters
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
 from flask_admin.helpers import get_redirect_target
 from flask_admin.model.fields import AjaxSelectField, AjaxSelectMultipleField
-from flask_admin.model.template import LinkRowAction
 from flask_babel import lazy_gettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -238,6 +237,7 @@ class DeclaredModelView(ImportMixin, WorkflowMixin, ModelView):
     create_template = "admin/model/app_create.html"
     can_view_details = True
     can_set_page_size = True
+    row_history = True  # each list row links to its history (the audit log's own rows do not)
     page_size_options = (20, 50, 100)
     column_display_pk = False
     column_display_all_relations = False
@@ -489,8 +489,9 @@ class DeclaredModelView(ImportMixin, WorkflowMixin, ModelView):
                 f'<input type="hidden" name="csrf_token" value="{parts["csrf"]}">'
                 f'<button data-confirm="{parts["confirm"]}" '
                 f'title="{parts["delete_title"]}"><span class="fa fa-trash"></span></button></form>')
-        html.append(f'<a class="icon" href="{parts["history"]}{ident}" title="{parts["history_title"]}">'
-                    '<span class="fa fa-history"></span></a>')
+        if self.row_history:
+            html.append(f'<a class="icon" href="{parts["history"]}{ident}" title="{parts["history_title"]}">'
+                        '<span class="fa fa-history"></span></a>')
         return Markup("".join(html))
 
     def cursor_url(self, direction: str | None, token: str | None = None) -> str:
@@ -1240,10 +1241,6 @@ def build_view(model: type) -> DeclaredModelView:
         "page_size": spec.page_size,
         "column_type_formatters": formatting.LIST_FORMATTERS,
         "column_type_formatters_detail": formatting.LIST_FORMATTERS,
-        "column_extra_row_actions": [LinkRowAction(
-            "fa fa-history", title="历史记录",
-            url=lambda action, row_id, row: url_for(".history_view", id=row_id,
-                                                    url=request.full_path))],
         "_list_loads": _list_loads(model, list_columns),
         "_declared_actions": {a.name: a for a in spec.actions},
         **dict(spec.extra),

@@ -167,8 +167,10 @@ def _changes(obj: Any, new: bool) -> dict[str, list[Any]]:
 
 def _kind_of_update(changes: dict[str, list[Any]]) -> AuditAction:
     """Moving a row to the recycle bin and back are a deletion and a restoration."""
-    if "deleted_at" in changes:
-        return AuditAction.DELETE if changes["deleted_at"][1] is not None else AuditAction.RESTORE
+    from .softdelete import DELETED_AT
+
+    if DELETED_AT in changes:
+        return AuditAction.DELETE if changes[DELETED_AT][1] is not None else AuditAction.RESTORE
     return AuditAction.UPDATE
 
 

@@ -26,7 +26,7 @@ class UserView(DeclaredModelView):
         return form_class
 
     def on_model_change(self, form: Any, model: Any, is_created: bool) -> None:
-        password = form.password.data if hasattr(form, "password") else None
+        password = form.password.data
         if password:
             model.set_password(password)
         elif is_created:

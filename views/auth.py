@@ -28,7 +28,7 @@ from models.estates import Estate
 from models.governance import Community, OrgUnit, Street
 from models.audit import AuditAction, record
 
-from .security import is_local_target
+from .security import is_local_target, is_static_request
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -132,7 +132,7 @@ def _end_session() -> None:
 def enforce_session_limits() -> None:
     """Idle and absolute time-outs, from stamps in the signed cookie (a copied
     cookie keeps its old stamps, so it expires too)."""
-    if "_user_id" not in session or (request.endpoint or "").endswith("static"):
+    if "_user_id" not in session or is_static_request():
         return
     at = now()
     config = current_app.config
@@ -152,7 +152,7 @@ def enforce_session_limits() -> None:
     user = load_user(str(session.get("_user_id")))
     if user is not None:
         record(AuditAction.LOGOUT, user, note=f"自动退出：{reason.split('，')[0]}",
-               actor=(user.id, f"{user.display_name}（{user.username}）"))
+               actor=(user.id, str(user)))
         db.session.commit()
     _end_session()
     flash(reason, "info")
@@ -200,9 +200,9 @@ def login():
             flash(locked_message(locked, at), "error")
             return render_template("auth/login.html", form=form), 429
         user = db.session.scalar(db.select(User).where(User.username == name))
-        if user is None:
-            check_decoy_password(form.password.data)
-        if user is not None and user.active and user.check_password(form.password.data):
+        # the same hashing whether the name exists, is disabled or not: no timing tells which
+        right = user.check_password(form.password.data) if user else check_decoy_password(form.password.data)
+        if user is not None and user.active and right:
             LoginThrottle.succeed(name)
             _mark_login(user, at)
             _start_session(user, at)

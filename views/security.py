@@ -68,7 +68,8 @@ def is_local_target(target: str | None) -> bool:
     return not parts.scheme and not parts.netloc
 
 
-def _is_static() -> bool:
+def is_static_request() -> bool:
+    """A request for a static file (the app's or Flask-Admin's): no session work for it."""
     endpoint = request.endpoint or ""
     return endpoint == "static" or endpoint.endswith(".static")
 
@@ -93,7 +94,7 @@ def _drop_unsafe_targets() -> None:
 def register(app: Flask) -> None:
     @app.before_request
     def refuse_foreign_targets() -> None:
-        if not _is_static():
+        if not is_static_request():
             _drop_unsafe_targets()
 
     @app.after_request
@@ -103,7 +104,7 @@ def register(app: Flask) -> None:
         headers.setdefault("X-Frame-Options", "DENY")
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("Referrer-Policy", "same-origin")
-        if not _is_static():
+        if not is_static_request():
             # pages, exports, photos and JSON hold people's data: no copy in any cache
             headers["Cache-Control"] = "no-store"
         return response

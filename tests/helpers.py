@@ -88,3 +88,34 @@ def field_errors(page: str, name: str) -> list[str]:
         raise AssertionError(f"no form field named {name!r} on the page")
     errors = re.search(r'<ul class="form-text text-danger[^"]*">(.*?)</ul>', group.group(1), re.S)
     return [m.strip() for m in re.findall(r"<li>(.*?)</li>", errors.group(1), re.S)] if errors else []
+
+
+# -- spreadsheets --------------------------------------------------------------------------------
+
+
+def xlsx(rows: list[list[Any]]) -> bytes:
+    """A workbook of ``rows`` (the first being headers), as a file's bytes."""
+    import io
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    for row in rows:
+        book.active.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def upload(client: Client, endpoint: str, content: bytes, filename: str):
+    """Upload a file on a model's import page, and follow to where it leads."""
+    import io
+
+    return client.post(f"/admin/{endpoint}/import/", {"file": (io.BytesIO(content), filename)},
+                       content_type="multipart/form-data", follow_redirects=True)
+
+
+def problems(page: str) -> list[str]:
+    """The problems an import page lists, without spaces."""
+    listed = page.split('class="import-problems"')[-1].split("</ul>")[0]
+    return [re.sub(r"\s+", "", p) for p in re.findall(r"<li>(.*?)</li>", listed, re.S)]

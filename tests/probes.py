@@ -11,12 +11,12 @@ from typing import Any
 from sqlalchemy import inspect as sa_inspect
 
 from models import db, now
+from seeds.demo import ACCOUNTS as DEMO_ACCOUNTS
 
 from .helpers import Client
 
-# The demo accounts (seeds/demo.py): one per role, station staff once per station.
-ACCOUNTS = ("admin", "street", "community", "committee", "coordinator", "station", "mediator",
-            "center", "leader", "auditor")
+# The demo accounts: one per role, station staff once per station — a new one is probed too.
+ACCOUNTS = tuple(username for username, *_ in DEMO_ACCOUNTS)
 
 
 def planted_client(app, username: str) -> Client:
@@ -47,7 +47,6 @@ class FormReader(HTMLParser):
         self.kinds: dict[str, str] = {}
         self.forms: list[tuple[dict[str, list[str]], dict[str, str]]] = []
         self.depth = 0
-        self.done = False
         self._select: str | None = None
         self._select_first: str | None = None
         self._select_chosen = False
@@ -56,8 +55,6 @@ class FormReader(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {k: (v or "") for k, v in attrs}
-        if self.done:
-            return
         if tag == "form" and a.get("method", "").lower() == "post":
             self.depth += 1
             self.data, self.kinds = {}, {}

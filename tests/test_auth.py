@@ -177,7 +177,7 @@ def test_a_login_or_logout_is_not_an_edit_of_the_account(app, client_for):
     admin = client_for("admin")
     url = f"/admin/app_user/edit/?id={account}"
     fields, _ = read_form(admin.get(url).text)           # the administrator opens the account
-    first, second = client_for("station"), client_for("station")  # two people sign in meanwhile
+    first, _ = client_for("station"), client_for("station")  # two people sign in meanwhile
     assert first.post("/logout").status_code == 302      # and one of them leaves
     with app.app_context():
         user = db.session.get(User, account)

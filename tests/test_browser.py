@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
-from datetime import timedelta
 
 import pytest
 from openpyxl import Workbook
@@ -15,11 +13,12 @@ from openpyxl import Workbook
 from models import now
 
 from .conftest import screenshot
+from .helpers import PASSWORD
 
 pytestmark = pytest.mark.live
 
 
-def login(page, username: str, password: str = "demo1234") -> None:
+def login(page, username: str, password: str = PASSWORD) -> None:
     page.goto("/login")
     page.fill("#username", username)
     page.fill("#password", password)
@@ -104,12 +103,15 @@ def test_a_large_import_shows_its_progress_while_it_is_checked(page, tmp_path):
     page.wait_for_selector("#import-job #processed")
     status_url = page.get_attribute("#import-job", "data-status-url")
     seen, shot = [], None  # the figures the page's own polling reads, sampled more often than it does
-    while not seen or seen[-1]["state"] == "checking":
+    for _ in range(1200):  # two minutes at most: a job that never ends fails, not hangs
         seen.append(page.request.get(status_url).json())
+        if seen[-1]["state"] != "checking":
+            break
         counter = page.locator("#processed")
         if not shot and counter.count() and counter.inner_text() not in ("0", ""):
             shot = screenshot(page, "05b-import-progress")  # the bar as the user sees it move
         page.wait_for_timeout(100)
+    assert seen[-1]["state"] == "valid", seen[-3:]
     moving = sorted({s["processed"] for s in seen if 0 < s["processed"] < rows and s["total"] == rows})
     assert len(moving) >= 2, seen      # the counter moved through the rows
     page.wait_for_selector("#import-result", timeout=60_000)

@@ -24,7 +24,6 @@ import time
 from typing import Any, Iterator
 
 import pytest
-from openpyxl import Workbook
 from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
@@ -36,7 +35,7 @@ from models.estates import Estate
 from models.rollout import Pilot
 from views.exports import INTERRUPTED, STREAM
 
-from .helpers import Client, flashes, row_id
+from .helpers import Client, flashes, row_id, xlsx
 from .tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.live
@@ -79,15 +78,6 @@ def log_lines() -> Iterator[list[logging.LogRecord]]:
 
 def fault_lines(records: list[logging.LogRecord], kind: str) -> list[logging.LogRecord]:
     return [r for r in records if r.getMessage().startswith(f"database {kind} on ")]
-
-
-def xlsx(rows: list[list[Any]]) -> bytes:
-    book = Workbook()
-    for row in rows:
-        book.active.append(row)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
 
 
 def estate_form(app: Any, estate_id: int, **changes: str) -> dict[str, str]:

@@ -11,14 +11,13 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import inspect as sa_inspect
 
 from models import db, now
 from models.audit import AuditAction, AuditLog
 from models.estates import Estate
 from models.funds import (ApplicationState, FeeBill, FeeRefund, FundApplication, FundMovement,
                           MaintenanceFund, MovementKind)
-from models.selfgov import AssemblyMeeting, Matter, Resolution
+from models.selfgov import AssemblyMeeting, Resolution
 from models.service_center import Household
 
 from .helpers import flashes, row_id, transition

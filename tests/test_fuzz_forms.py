@@ -20,7 +20,6 @@ from hypothesis import strategies as st
 from sqlalchemy import inspect as sa_inspect
 
 from models import db, declared_models
-from models.declare import may
 
 from .helpers import flashes
 from .probes import count, planted_client, read_form, snapshot
@@ -107,7 +106,7 @@ def blamed(page: str, name: str, names: list[str], kinds: dict[str, str]) -> boo
 BASELINE: dict[tuple[str, bool], bool] = {}
 
 
-def saves_untouched(app, transaction, client: Any, url: str, form: dict, key: tuple[str, bool]) -> bool:
+def saves_untouched(transaction, client: Any, url: str, form: dict, key: tuple[str, bool]) -> bool:
     """Whether the form saves as it is (a demo row re-saved, or a copy of it created):
     if not — a duplicate name, a record already closed — a refusal cannot be blamed on
     the fuzzed field, and only has to say why in Chinese."""
@@ -138,7 +137,7 @@ def fuzz(app, transaction, client: Any, model: type, data: Any, creating: bool) 
         pytest.skip("a form without fields")
 
     url = f"{base}new/" if creating else f"{base}edit/?id={key}"
-    clean = saves_untouched(app, transaction, client, url, form, (model.__name__, creating))
+    clean = saves_untouched(transaction, client, url, form, (model.__name__, creating))
     name = data.draw(st.sampled_from(names), label="field")
     value = data.draw(HOSTILE, label="value")
     nested = transaction.begin_nested()

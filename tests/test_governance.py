@@ -12,7 +12,6 @@ from models import db, declared_models
 from models.estates import Estate
 from models.governance import (Community, Duty, LeaderRole, LeadershipGroup, LeadershipMember,
                                OrgKind, OrgUnit, Street)
-from seeds.reference import load_reference
 
 from .helpers import Client, field_errors, flashes, row_id
 

@@ -13,7 +13,7 @@ import pytest
 
 from models import db, declared_models
 
-from .test_spreadsheets import problems, upload
+from .helpers import problems, upload
 
 
 def model_named(table: str) -> type:

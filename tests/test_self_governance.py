@@ -4,13 +4,12 @@ driven through the same screens and transition buttons users use."""
 from __future__ import annotations
 
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 
 from models import db, now
 from models.estates import Estate
-from models.selfgov import (AssemblyMeeting, CommitteeState, Matter, MeetingKind, OwnersCommittee,
+from models.selfgov import (AssemblyMeeting, CommitteeState, MeetingKind, OwnersCommittee,
                             Resolution)
 
 from .helpers import field_errors, flashes, row_id, transition

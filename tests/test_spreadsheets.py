@@ -8,33 +8,15 @@ import io
 import re
 
 import pytest
-from openpyxl import Workbook, load_workbook
+from openpyxl import load_workbook
 
 from models import db
 from models.audit import AuditAction, AuditLog
 from models.estates import Estate
 
-from .helpers import flashes
+from .helpers import flashes, problems, upload, xlsx
 
 HEADERS = ["小区名称", "所属社区", "地址", "小区类别", "管理模式", "户数"]
-
-
-def xlsx(rows: list[list]) -> bytes:
-    book = Workbook()
-    for row in rows:
-        book.active.append(row)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
-
-
-def upload(client, endpoint: str, content: bytes, filename: str):
-    return client.post(f"/admin/{endpoint}/import/", {"file": (io.BytesIO(content), filename)},
-                       content_type="multipart/form-data", follow_redirects=True)
-
-
-def problems(page: str) -> list[str]:
-    return [re.sub(r"\s+", "", p) for p in re.findall(r"<li>(.*?)</li>", page.split('class="import-problems"')[-1].split("</ul>")[0], re.S)]
 
 
 def count_estates(app, prefix: str) -> int:

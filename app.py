@@ -21,7 +21,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from models import db, declared_models
-from views import auth, errors, formatting, i18n, security
+from views import auth, errors, formatting, i18n, menu, security
 from views.checks import DeclarationError, check_declarations
 from views.engine import build_view
 from views.home import HomeView
@@ -149,8 +149,7 @@ def create_app(config: dict[str, Any] | None = None,
     errors.register(app)
     security.register(app)
     app.jinja_env.filters["text"] = formatting.text  # numbers, dates, choices as people write them
-    app.jinja_env.globals.update(menu_key=formatting.menu_key, menu_cached=formatting.menu_cached,
-                                 menu_store=formatting.menu_store)
+    app.jinja_env.globals["cached_menu"] = menu.cached_menu
 
     admin = Admin(app, name=APP_NAME,
                   theme=Bootstrap4Theme(base_template="admin/app_base.html", fluid=True),

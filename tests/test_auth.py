@@ -186,3 +186,16 @@ def test_a_login_or_logout_is_not_an_edit_of_the_account(app, client_for):
     assert admin.post(url, fields).status_code == 302   # not refused as stale
     with app.app_context():
         assert db.session.scalar(db.select(User.phone).where(User.id == account)) == "0000-1234567"
+
+
+def test_the_cached_menu_is_each_users_own(client_for):
+    # the menu is rendered once per set of visible entries: an administrator's menu must
+    # never be served to a leader, nor one station's to another's, on the same page
+    def nav(username: str) -> str:
+        page = client_for(username).get("/admin/estate/").text
+        return page.split('<ul class="nav navbar-nav', 1)[1].split('id="user-menu"', 1)[0]
+
+    for _ in range(2):  # the second round is served from the cache
+        admin, leader = nav("admin"), nav("leader")
+        assert 'href="/admin/app_user/"' in admin and 'href="/admin/app_user/"' not in leader
+        assert ("/admin/repair_ticket/" in nav("station")) != ("/admin/repair_ticket/" in nav("mediator"))

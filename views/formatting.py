@@ -110,32 +110,3 @@ def _audit_text(value: Any) -> str:
 
 def escape_text(value: Any) -> Markup:
     return escape(text(value))
-
-
-# -- the menu, rendered once per kind of user ------------------------------------------------
-
-_MENUS: dict[tuple, Any] = {}
-
-
-def menu_key(view: Any) -> tuple:
-    """What the top menu depends on: who may see which entries (role and station), the
-    language, and which entry is the current page."""
-    from flask_babel import get_locale
-    from flask_login import current_user
-
-    user = current_user
-    return (getattr(user, "role", None), getattr(user, "station", None), str(get_locale()),
-            getattr(view, "endpoint", None))
-
-
-def menu_cached(key: tuple) -> Any:
-    return _MENUS.get(key)
-
-
-def menu_store(key: tuple, html: Any) -> Any:
-    """Keep a rendered menu: the same for every user of that role, station and language
-    on that page (a few hundred entries at most), and Flask-Admin spends more time on it
-    than on a page of rows."""
-    if len(_MENUS) < 2000:
-        _MENUS[key] = Markup(html)
-    return Markup(html)

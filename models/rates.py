@@ -25,6 +25,7 @@ from .casework import OPEN_TICKET, Complaint, RepairTicket
 from .estates import Estate
 from .funds import fee_collection
 from .scoping import among
+from .softdelete import not_deleted
 
 
 class RateCode(Choices):
@@ -107,7 +108,7 @@ def service_rates(estate_ids: Any, start: date, end: date) -> list[Rate]:
         RepairTicket.state.in_([s.value for s in OPEN_TICKET]), RepairTicket.completed_at.is_(None),
         RepairTicket.complete_due_at < now()))
     households = _count(select(func.coalesce(func.sum(Estate.households), 0)).where(
-        among(Estate.id, estate_ids)))
+        among(Estate.id, estate_ids), not_deleted(Estate)))  # "all" means all but the recycle bin
 
     R = RateCode
     return [

@@ -13,7 +13,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any, Iterable
 
-from flask import Flask, redirect, url_for
+from flask import Flask, has_request_context, redirect, request, url_for
 from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 from flask_wtf.csrf import CSRFProtect
@@ -206,8 +206,6 @@ def _sqlite_begin(connection: Any) -> None:
     at the same moment would see one refused; taken up front, the lock is waited for (up to
     the busy timeout). Reading requests begin as readers: WAL never blocks them."""
     if connection.dialect.name == "sqlite":
-        from flask import has_request_context, request
-
         writing = has_request_context() and request.method not in READING
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
 

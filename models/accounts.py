@@ -225,6 +225,17 @@ class LoginThrottle(db.Model):
         db.session.execute(db.delete(cls).filter_by(kind=kind, key=key))
 
     @classmethod
+    def unlock(cls, username: str | None, address: str | None) -> list[str]:
+        """End the locks of a name and/or an address early (``flask users unlock``): the
+        keys whose counts were cleared."""
+        name_key, address_key = cls.keys(username or "", address)
+        cleared = []
+        for (kind, key), asked in ((name_key, username), (address_key, address)):
+            if asked and db.session.execute(db.delete(cls).filter_by(kind=kind, key=key)).rowcount:
+                cleared.append(key)
+        return cleared
+
+    @classmethod
     def _row_for_update(cls, kind: str, key: str) -> "LoginThrottle":
         stmt = db.select(cls).filter_by(kind=kind, key=key).with_for_update()
         row = db.session.scalar(stmt)

@@ -152,14 +152,9 @@ def users_create(username: str, role: str, display_name: str | None, password: s
 def users_unlock(username: str | None, address: str | None) -> None:
     if not username and not address:
         raise click.ClickException("请指定登录名或 --address")
-    keys = LoginThrottle.keys(username or "", address)
-    chosen = [keys[0]] if username else []
-    chosen += [keys[1]] if address else []
-    removed = 0
-    for kind, key in chosen:
-        removed += db.session.execute(db.delete(LoginThrottle).filter_by(kind=kind, key=key)).rowcount
-    if removed:
+    cleared = LoginThrottle.unlock(username, address)
+    if cleared:
         with acting_as("命令行：users unlock"):
-            record(AuditAction.ACTION, None, note="解除登录锁定：" + "、".join(k for _, k in chosen))
+            record(AuditAction.ACTION, None, note="解除登录锁定：" + "、".join(cleared))
     db.session.commit()
-    click.echo(f"已解除锁定（{removed} 项）" if removed else "没有需要解除的锁定")
+    click.echo(f"已解除锁定（{len(cleared)} 项）" if cleared else "没有需要解除的锁定")

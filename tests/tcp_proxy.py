@@ -18,7 +18,6 @@ class TcpProxy:
         self.listener: socket.socket | None = None
         self.connections: set[socket.socket] = set()
         self.lock = threading.Lock()
-        self.accepted = 0
         self.acceptor: threading.Thread | None = None
 
     def start(self) -> "TcpProxy":
@@ -72,7 +71,6 @@ class TcpProxy:
                     upstream.close()
                     return
                 self.connections |= {client, upstream}
-                self.accepted += 1
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
 

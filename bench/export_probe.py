@@ -39,18 +39,11 @@ def drain(chunks, started: float) -> dict:
 
 def product(url: str, instance: str, list_url: str, username: str) -> dict:
     from app import create_app
-    from models import db, now
-    from models.accounts import User
-    from views.auth import login_session
+    from views.auth import plant_login
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "INSTANCE_PATH": instance, "SECRET_KEY": "bench"})
-    with app.app_context():
-        user = db.session.scalar(db.select(User).where(User.username == username))
-        fields = login_session(user, now())  # as a login would, without scrypt in the figures
-        db.session.commit()
     client = app.test_client()
-    with client.session_transaction() as session:
-        session.update(fields)
+    plant_login(app, client, username)  # as a login would, without scrypt in the figures
     client.get(list_url)  # the process as it is when serving
     baseline = peak_mb()
     started = time.perf_counter()

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import inspect as sa_inspect
 
-from models import db, now
+from models import db
 from seeds.demo import ACCOUNTS as DEMO_ACCOUNTS
 
 from .helpers import Client
@@ -23,16 +23,10 @@ def planted_client(app, username: str) -> Client:
     """A client with the session a login plants, without the deliberately slow password
     check (the login page itself is tested in test_auth/test_security). The demo accounts'
     session tokens are committed with the demo, so the session outlives each test's rollback."""
-    from models.accounts import User
-    from views.auth import login_session
+    from views.auth import plant_login
 
-    with app.app_context():
-        user = db.session.scalar(db.select(User).where(User.username == username))
-        fields = login_session(user, now())
-        db.session.remove()
     client = Client(app)
-    with client.http.session_transaction() as session:
-        session.update(fields)
+    plant_login(app, client.http, username, keep=False)
     client.refresh_token()
     return client
 

@@ -59,17 +59,10 @@ def city(tmp_path_factory) -> Iterator[Any]:
 
 
 def client(app: Any, username: str) -> Any:
-    from models import now
-    from models.accounts import User
-    from views.auth import login_session
+    from views.auth import plant_login
 
-    with app.app_context():
-        user = db.session.scalar(select(User).where(User.username == username))
-        fields = login_session(user, now())
-        db.session.commit()
     c = app.test_client()
-    with c.session_transaction() as session:
-        session.update(fields)
+    plant_login(app, c, username)
     return c
 
 

@@ -93,6 +93,21 @@ def login_session(user: User, at: datetime) -> dict[str, object]:
             "login_at": _stamp(at), "seen_at": _stamp(at)}
 
 
+def plant_login(app, client, username: str, keep: bool = True) -> None:
+    """Log a test client in as ``username`` the way a login would, without the password
+    check (scrypt is slow and memory-hard by design: it would dominate a benchmark's
+    figures and a test run). ``keep=False`` leaves the database untouched, for accounts
+    whose session token is already stored (the demo's)."""
+    with app.app_context():
+        user = db.session.scalar(db.select(User).where(User.username == username))
+        fields = login_session(user, now())
+        if keep:
+            db.session.commit()
+        db.session.remove()
+    with client.session_transaction() as planted:
+        planted.update(fields)
+
+
 def _mark_login(user: User, at: datetime) -> None:
     """Stamp the login, and give the account a session token if it has none, in one UPDATE
     that leaves the row's version alone. A login is not an edit of the account: through

@@ -85,6 +85,10 @@ class User(UserMixin, TimestampMixin, db.Model):
                          "created_at", "updated_at"),
         readonly=("last_login_at", "created_at", "updated_at"),
         perms=Perms.admin_only(),
+        # an account lies where it is bound, finest first: whoever picks an account (a
+        # four-in-one member's 系统账号) sees only the accounts of their own part of the
+        # street; the administrator, bound to nothing, is seen by no one else
+        scope=("estates.id", "communities.id", "streets.id"),
         lookup=("username", "display_name"),
         view="views.accounts.UserView",
     )

@@ -365,6 +365,12 @@ class ModelAdmin:
     extra: Mapping[str, Any] = dc_field(default_factory=dict)
     """Plain Flask-Admin options passed through unchanged (escape hatch)."""
 
+    def __set_name__(self, owner: type, name: str) -> None:
+        # the declaration knows its model: permission rules follow the rows that place it
+        # (a view class holding the declaration as ``spec`` is not its model)
+        if name == "__admin__":
+            object.__setattr__(self, "model", owner)
+
 
 def lookup_fields(model: type) -> tuple[str, ...]:
     spec = getattr(model, "__admin__", None)
@@ -382,17 +388,51 @@ def lookup_fields(model: type) -> tuple[str, ...]:
 
 
 def may(user: Any, spec: "ModelAdmin", operation: str) -> bool:
-    """The one permission rule: the role's ``Perms`` and, for station staff, the station.
+    """The one permission rule: the role's ``Perms`` and, for station staff, the station —
+    and whoever may not read the rows that place a row (its scope path: a low-income
+    status through its household) may not read or change that row either, so a
+    household's people are shown to no one who may not open the archive itself.
 
     Station staff act (and read) only on their own station's cases; what they may do
     there is still up to the role's ``Perms``.
     """
     if user is None or not getattr(user, "is_authenticated", False):
         return False
+    if not _allowed_here(user, spec, operation):
+        return False
+    return all(_allowed_here(user, parent, "read") for parent in placing_parents(spec))
+
+
+def _allowed_here(user: Any, spec: "ModelAdmin", operation: str) -> bool:
     if spec.station is not None and user.role == Role.STATION_STAFF \
             and getattr(user, "station", None) != spec.station.value:
         return False
     return spec.perms.allows(user.role, operation)
+
+
+def placing_parents(spec: "ModelAdmin") -> tuple["ModelAdmin", ...]:
+    """The declarations of the models a row's scope paths pass through (an inspection
+    item → its inspection; a fee refund → its household), nearest first."""
+    cached = spec.__dict__.get("_parents")
+    if cached is not None:
+        return cached
+    from sqlalchemy import inspect as sa_inspect
+
+    model = getattr(spec, "model", None)
+    paths = (spec.scope,) if isinstance(spec.scope, str) else tuple(spec.scope or ())
+    found: list[ModelAdmin] = []
+    for path in paths if model is not None else ():
+        current = model
+        for part in path.split(".")[:-1]:
+            rels = sa_inspect(current).relationships
+            if part not in rels:
+                break
+            current = rels[part].mapper.class_
+            parent = current.__dict__.get("__admin__")
+            if isinstance(parent, ModelAdmin) and all(p is not parent for p in found):
+                found.append(parent)
+    object.__setattr__(spec, "_parents", tuple(found))
+    return spec._parents
 
 
 class Refused(Exception):

@@ -65,13 +65,31 @@ def view_of(app, model: type) -> Any:
 
 def may_do(username: str, spec: Any, operation: str) -> bool:
     """What the declaration grants: the administrator everything; station staff only on
-    their own station's records; everyone else what ``Perms`` lists for their role."""
+    their own station's records; everyone else what ``Perms`` lists for their role — and
+    nothing on a row whose placing rows (those its scope path passes through: a fee
+    refund's household) the account may not read."""
     role = ROLE[username]
     if role == Role.ADMIN:
         return True
-    if spec.station is not None and role == Role.STATION_STAFF and STATION_OF[username] != spec.station:
-        return False
-    return role in spec.perms.roles(operation)
+
+    def granted(declaration: Any, op: str) -> bool:
+        if declaration.station is not None and role == Role.STATION_STAFF \
+                and STATION_OF[username] != declaration.station:
+            return False
+        return role in declaration.perms.roles(op)
+
+    return granted(spec, operation) and all(granted(p, "read") for p in path_parents(spec))
+
+
+def path_parents(spec: Any) -> list[Any]:
+    model = next(m for m in MODELS if m.__admin__ is spec)
+    found = []
+    for path in (spec.scope,) if isinstance(spec.scope, str) else spec.scope or ():
+        current = model
+        for part in path.split(".")[:-1]:
+            current = sa_inspect(current).relationships[part].mapper.class_
+            found.append(current.__admin__)
+    return found
 
 
 def role_listed(username: str, roles: Any) -> bool:

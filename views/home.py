@@ -10,7 +10,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from models import db
-from models.declare import column_label
+from models.declare import column_label, may
 from models.estates import Estate, EstateClass, ManagementMode
 from models.governance import Community, LeadershipGroup
 from models.scoping import scope_clause
@@ -100,6 +100,8 @@ class HomeView(AdminIndexView):
 
     def open_rectifications(self) -> list[Rectification]:
         """Open rectifications in scope, most urgent first: a committee member's to-do."""
+        if not may(current_user, Rectification.__admin__, "read"):
+            return []
         stmt = scoped(select(Rectification).where(Rectification.state != RectState.VERIFIED.value)
                       .order_by(Rectification.deadline), Rectification)
         return list(db.session.scalars(stmt.limit(10)))
@@ -107,7 +109,7 @@ class HomeView(AdminIndexView):
     def attention(self) -> list[dict[str, Any]]:
         out = []
         for model, flag in ATTENTION:
-            if not model.__admin__.perms.allows(current_user.role, "read"):
+            if not may(current_user, model.__admin__, "read"):
                 continue
             count = db.session.scalar(scoped(
                 select(func.count()).select_from(model).where(getattr(model, flag)), model))

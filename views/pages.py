@@ -76,7 +76,12 @@ class LateView(ScopedPage):
         counts = [{"kind": m.__admin__.label, "clock": c.label, "count": n,
                    "shown": min(n, self.PER_KIND)} for m, c, n in late_counts(current_user, estates)]
         yesterday = now().date() - timedelta(days=1)
-        all_gaps = patrol_gaps(estates, yesterday - timedelta(days=6), yesterday)
+        from models.declare import may
+        from models.service_center import Patrol
+
+        # patrols are the service center's: only who may read them sees their gaps
+        patrols_readable = may(current_user, Patrol.__admin__, "read")
+        all_gaps = patrol_gaps(estates, yesterday - timedelta(days=6), yesterday) if patrols_readable else []
         shown = all_gaps[: self.PER_KIND]
         gap_names = {e: (name, c) for e, name, c in db.session.execute(
             select(Estate.id, Estate.name, Community.name).join(Estate.community)
@@ -85,7 +90,8 @@ class LateView(ScopedPage):
                 for e, day, n in shown]
         return self.render("admin/late.html", rows=rows, gaps=gaps, gap_total=len(all_gaps), counts=counts,
                            per_kind=self.PER_KIND, late_total=sum(c["count"] for c in counts),
-                           communities=self.communities(), community_id=community_id)
+                           communities=self.communities(), community_id=community_id,
+                           patrols_readable=patrols_readable)
 
 
 class StandingView(ScopedPage):

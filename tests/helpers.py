@@ -39,10 +39,20 @@ class Client:
     def get(self, url: str, **kwargs: Any):
         return self.http.get(url, **kwargs)
 
-    def post(self, url: str, data: dict | None = None, csrf: bool = True, **kwargs: Any):
+    def post(self, url: str, data: dict | None = None, csrf: bool = True, versioned: bool = True,
+             **kwargs: Any):
+        """POST as the browser would. An edit form always carries the version of the row
+        it showed (the engine refuses an edit without one), so an edit posted here without
+        ``row_version`` takes it from the form the user would have had open — read just
+        now, as if the form had been opened the moment before saving. ``versioned=False``
+        posts exactly what is given."""
         data = dict(data or {})
         if csrf:
             data.setdefault("csrf_token", self.token)
+        if versioned and "row_version" not in data and re.search(r"/edit/\?(.*&)?id=", url):
+            shown = re.search(r'name="row_version" type="hidden" value="([^"]*)"', self.http.get(url).text)
+            if shown:
+                data["row_version"] = shown.group(1)
         return self.http.post(url, data=data, **kwargs)
 
 

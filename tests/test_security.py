@@ -19,6 +19,7 @@ from models.audit import AuditAction, AuditLog
 from models.governance import Community, Street
 
 from .helpers import PASSWORD, Client, field_errors, flashes, row_id
+from .probes import read_form
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -645,8 +646,10 @@ def test_create_edit_and_delete_return_only_to_this_site(app, client_for, target
                      query_string={"url": target})
     assert created.status_code == 302 and created.headers["Location"] == "/admin/community/"
     cid = row_id(app, Community, name="重定向测试社区")
+    form, _ = read_form(c.get(f"/admin/community/edit/?id={cid}").text)
     edited = c.http.post("/admin/community/edit/", query_string={"id": cid, "url": target}, data={
-        "csrf_token": c.token, "name": "重定向测试社区二", "street": str(street_id(app))})
+        "csrf_token": c.token, "name": "重定向测试社区二", "street": str(street_id(app)),
+        "row_version": form["row_version"]})
     assert edited.status_code == 302 and edited.headers["Location"] == "/admin/community/"
     deleted = c.post("/admin/community/delete/", {"id": str(cid), "url": target})
     assert deleted.status_code == 302 and deleted.headers["Location"] == "/admin/community/"

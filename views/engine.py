@@ -82,6 +82,10 @@ STALE_MESSAGE = ("保存未完成：这条记录在您打开之后已被{who}修
                  "请重新打开这条记录，在最新内容上再改。")
 
 
+NO_VERSION_MESSAGE = ("保存未完成：提交的内容缺少记录的版本信息，无法确认您修改的是最新内容。"
+                      "请重新打开这条记录，在最新内容上再改。")
+
+
 class VersionField(HiddenField):
     """The version of the row a form was filled from: read on save, never written to
     the row (a posted version cannot move it)."""
@@ -607,8 +611,14 @@ class DeclaredModelView(ImportMixin, WorkflowMixin, ModelView):
         return model
 
     def update_model(self, form: Any, model: Any) -> bool:
+        versioned = hasattr(form, "row_version")
         shown = getattr(getattr(form, "row_version", None), "data", None)
-        if shown and shown != str(self._row_version(model)):
+        if versioned and not shown:
+            # a form that does not say which version it was filled from could overwrite a
+            # newer save unseen: only a browser's own form, which always carries it, saves
+            flash(NO_VERSION_MESSAGE, "error")
+            return False
+        if versioned and shown != str(self._row_version(model)):
             # the form was read before someone else saved: keep their edit, say so
             flash(STALE_MESSAGE.format(who=last_editor(model)), "error")
             return False

@@ -20,10 +20,19 @@ from typing import Any, Iterator
 import pytest
 from sqlalchemy.engine import make_url
 
+from hypothesis import settings as hypothesis_settings
+
 from app import create_app
 from models import db
 
 from .helpers import Client
+
+# Property-based tests are reproducible: the same examples on every run and machine (a
+# red CI run is red again on a laptop), no example database carried between runs.
+# HYPOTHESIS_PROFILE=explore draws fresh examples, to look for new failures on purpose.
+hypothesis_settings.register_profile("deterministic", derandomize=True, database=None, print_blob=True)
+hypothesis_settings.register_profile("explore", derandomize=False, database=None, print_blob=True)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "deterministic"))
 
 
 def _fresh_postgres(server_url: str) -> tuple[str, Any]:

@@ -43,7 +43,7 @@ HOSTILE = st.one_of(
 
 def hypothesis_settings():
     # no shrinking: a failure prints its field and value, and the run stays bounded
-    return settings(max_examples=10, deadline=None, derandomize=True, database=None,
+    return settings(max_examples=10, deadline=None,
                     phases=[Phase.explicit, Phase.generate],
                     suppress_health_check=[HealthCheck.function_scoped_fixture,
                                            HealthCheck.too_slow, HealthCheck.data_too_large])

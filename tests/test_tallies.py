@@ -433,6 +433,12 @@ class WriteHistory(RuleBasedStateMachine):
         if item is None or target is None or target is item.inspection \
                 or item.indicator_id in {it.indicator_id for it in target.items}:
             return
+        if sa_inspect(item).pending:
+            # A reading is moved on its edit form, once it is stored. Re-parenting one still
+            # pending by its many-to-one side makes SQLAlchemy expunge it as an orphan of the
+            # old inspection (delete-orphan) before the new one takes it, so the move would
+            # not be written at all ("not in session, add operation … will not proceed").
+            db.session.flush()
         if from_collection:
             target.items.append(item)
         else:
@@ -456,7 +462,14 @@ class WriteHistory(RuleBasedStateMachine):
         if from_collection:
             item.inspection.items.remove(item)  # delete-orphan
         else:
+            parent = item.inspection
             self._delete(item)
+            # A request deleting a reading ends with its commit, and the next reads the
+            # inspection afresh. In this one long session the inspection's loaded readings
+            # would still hold the deleted one, and deleting the inspection later would
+            # delete it a second time (StaleDataError: 0 rows matched): forget them, as
+            # the next request would.
+            db.session.expire(parent, ["items"])
         self._then(then)
 
     @rule(i=PICK, day=PICK, estate=PICK, by_relation=st.booleans(), then=THEN)

@@ -15,14 +15,12 @@ import functools
 import io
 import posixpath
 import re
-import uuid
 import zipfile
 import zlib
 from dataclasses import dataclass, field as dc_field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from itertools import islice
-from pathlib import Path
 from typing import Any, Callable, Iterator, NamedTuple
 from xml.parsers import expat
 
@@ -783,10 +781,3 @@ def build(model: type, values: dict[str, Any]) -> Any:
             setattr(obj, name, value)
     return obj
 
-
-
-def store(data: bytes, root: Path) -> str:
-    root.mkdir(parents=True, exist_ok=True)
-    name = f"{uuid.uuid4().hex}.upload"
-    (root / name).write_bytes(data)
-    return name

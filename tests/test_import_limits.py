@@ -1,7 +1,8 @@
-"""Imports against files made to hurt.
+"""Imports against files made to hurt, and how long uploaded files live.
 
 A spreadsheet is read row by row, cut to the columns an import can use, so memory
-does not follow what a file declares or how many cells it really has."""
+does not follow what a file declares or how many cells it really has. An uploaded file
+stays on disk only while its job waits for 确认导入; every account holds only a few."""
 
 from __future__ import annotations
 
@@ -331,6 +332,176 @@ def test_a_csv_row_of_many_commas_is_cut_to_the_columns(client_for):
     content = ("小区名称,所属社区,小区类别" + "," * 150_000 + "远处的列\n远处小区,江滨社区,一类\n").encode()
     found = problems(upload(client_for("street"), "estate", content, "逗号.csv").text)
     assert len(found) == 1 and found[0].startswith("第1行：第21列之后还有内容"), found
+
+
+# -- the uploaded files: kept only while they can still be imported ---------------------------
+
+
+@pytest.fixture
+def imports_dir(app) -> Path:
+    from views.imports import import_root
+
+    with app.test_request_context():
+        return import_root()
+
+
+def stored(app, filename: str) -> list[ImportJob]:
+    with app.app_context():
+        return db.session.scalars(db.select(ImportJob).where(ImportJob.filename == filename)).all()
+
+
+def commit_url(page: str) -> str:
+    return re.search(r'action="([^"]+/commit/)"', page).group(1)
+
+
+@pytest.mark.parametrize("content, filename, shown", [
+    (random.Random(7).randbytes(64 * 1024), "随机.xlsx", "文件不是电子表格"),
+    (xlsx([HEADERS, ["有错小区", "江滨社区", "", "四类"]]), "有错.xlsx", "不是可选值"),
+])
+def test_a_refused_file_leaves_the_disk_but_its_page_stays(app, client_for, imports_dir, content, filename, shown):
+    street = client_for("street")
+    page = upload(street, "estate", content, filename).text
+    assert any(shown in p for p in problems(page)), problems(page)
+    job, = stored(app, filename)
+    assert job.state == "invalid" and not (imports_dir / job.stored).exists()
+    again = street.get(f"/admin/estate/import/{job.id}/").text
+    assert any(shown in p for p in problems(again))
+
+
+def test_a_checked_file_waits_for_confirmation_then_goes(app, client_for, imports_dir):
+    street = client_for("street")
+    page = upload(street, "estate", xlsx([HEADERS, ["等待小区", "江滨社区", "", "一类"]]), "等待.xlsx").text
+    job, = stored(app, "等待.xlsx")
+    assert job.state == "valid" and (imports_dir / job.stored).is_file()
+    done = street.post(commit_url(page), {}, follow_redirects=True).text
+    assert "已导入 1 条记录" in done
+    job, = stored(app, "等待.xlsx")
+    assert job.state == "done" and not (imports_dir / job.stored).exists()
+    assert "等待小区" in street.get(f"/admin/estate/import/{job.id}/").text   # the preview is kept
+
+
+def test_a_failed_check_leaves_no_file(app, client_for, imports_dir, monkeypatch):
+    import views.imports
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+    monkeypatch.setattr(views.imports, "parse", broken)
+    page = upload(client_for("street"), "estate", xlsx([HEADERS, ["失败小区", "江滨社区", "", "一类"]]), "失败.xlsx")
+    assert "导入失败，数据未写入" in page.text
+    job, = stored(app, "失败.xlsx")
+    assert job.state == "failed" and not (imports_dir / job.stored).exists()
+
+
+def test_a_file_waiting_a_day_expires(app, client_for, imports_dir):
+    street = client_for("street")
+    page = upload(street, "estate", xlsx([HEADERS, ["过期小区", "江滨社区", "", "一类"]]), "过期.xlsx").text
+    job, = stored(app, "过期.xlsx")
+    with app.app_context():
+        db.session.get(ImportJob, job.id).created_at -= timedelta(hours=25)
+        db.session.commit()
+    refused = street.post(commit_url(page), {}, follow_redirects=True).text
+    assert "文件已过期，请重新上传" in flashes(refused)
+    assert "检查通过后超过 24 小时未确认导入，文件已删除，数据未写入；请重新上传" in refused
+    assert 'id="commit-button"' not in refused
+    job, = stored(app, "过期.xlsx")
+    assert job.state == "expired" and not (imports_dir / job.stored).exists()
+    with app.app_context():
+        from models.estates import Estate
+        assert not db.session.scalar(db.select(db.func.count()).select_from(Estate).where(Estate.name == "过期小区"))
+
+
+def test_an_upload_clears_expired_files_and_strays(app, client_for, imports_dir):
+    # another account's file past its day, and a file no job knows (an old version's leftover)
+    upload(client_for("community"), "estate", xlsx([HEADERS, ["旧小区", "江滨社区", "", "一类"]]), "旧.xlsx")
+    old, = stored(app, "旧.xlsx")
+    with app.app_context():
+        db.session.get(ImportJob, old.id).created_at -= timedelta(hours=30)
+        db.session.commit()
+    stray = imports_dir / "0123456789abcdef0123456789abcdef.upload"
+    stray.write_bytes(b"left over" * 100)
+    fresh = imports_dir / "fedcba9876543210fedcba9876543210.upload"
+    fresh.write_bytes(b"being saved right now")
+    hour_ago = time.time() - 3600
+    os.utime(stray, (hour_ago, hour_ago))
+    upload(client_for("street"), "estate", b"\x89PNG", "图.xlsx")
+    old, = stored(app, "旧.xlsx")
+    assert old.state == "expired" and not (imports_dir / old.stored).exists()
+    assert not stray.exists() and fresh.exists()
+    fresh.unlink()
+
+
+def test_a_new_upload_replaces_the_one_waiting(app, client_for, imports_dir):
+    street = client_for("street")
+    upload(street, "estate", xlsx([HEADERS, ["第一版小区", "江滨社区", "", "一类"]]), "第一版.xlsx")
+    first, = stored(app, "第一版.xlsx")
+    page = upload(street, "estate", xlsx([HEADERS, ["第二版小区", "江滨社区", "", "一类"]]), "第二版.xlsx").text
+    assert "检查通过：共 1 行" in page
+    first, = stored(app, "第一版.xlsx")
+    assert first.state == "expired" and not (imports_dir / first.stored).exists()
+    assert "已上传了新的文件，此文件作废" in street.get(f"/admin/estate/import/{first.id}/").text
+
+
+def test_an_account_holds_only_a_few_files(app, client_for, imports_dir, monkeypatch):
+    import views.imports
+
+    monkeypatch.setattr(views.imports, "PENDING_FILES", 2)
+    street = client_for("street")
+    files = {"estate": xlsx([HEADERS, ["份额小区", "江滨社区", "", "一类"]]),
+             "community": xlsx([["社区名称", "所属街道"], ["份额社区", "示例街道"]]),
+             "property_company": xlsx([["登记街道", "企业名称"], ["示例街道", "份额物业有限公司"]])}
+    for model in ("estate", "community"):
+        assert "检查通过" in upload(street, model, files[model], f"份额{model}.xlsx").text
+    refused = upload(street, "property_company", files["property_company"], "份额多一个.xlsx")
+    assert refused.status_code == 429
+    assert flashes(refused.text) == ["您已有 2 个文件正在检查或等待确认导入（共 0.0 MB），每个账号最多 2 个、共 30 MB；"
+                                     "请先确认导入这些文件，或等它们过期（检查通过 24 小时后自动删除）再上传"]
+    assert stored(app, "份额多一个.xlsx") == []
+    # another account is not held back by this one; the same kind again replaces the waiting file
+    assert "检查通过" in upload(client_for("community"), "estate", files["estate"], "他人.xlsx").text
+    assert "检查通过" in upload(street, "estate", files["estate"], "份额estate2.xlsx").text
+    monkeypatch.setattr(views.imports, "PENDING_FILES", 5)
+    monkeypatch.setattr(views.imports, "PENDING_BYTES", 1024)
+    too_big = upload(street, "property_company", files["property_company"] + b"\0" * 1024, "份额大.xlsx")
+    assert too_big.status_code == 429
+    assert flashes(too_big.text)[0].startswith("您已有 2 个文件正在检查或等待确认导入")
+
+
+def test_a_job_that_cannot_be_saved_leaves_no_file(app, client_for, imports_dir):
+    from sqlalchemy import event
+    from sqlalchemy.exc import OperationalError
+
+    def refuse(*args):
+        raise OperationalError("INSERT INTO import_job", {}, Exception("connection failed"))
+    before = set(imports_dir.glob("*")) if imports_dir.exists() else set()
+    event.listen(ImportJob, "before_insert", refuse)
+    try:
+        page = upload(client_for("street"), "estate", xlsx([HEADERS, ["存不下小区", "江滨社区", "", "一类"]]),
+                      "存不下.xlsx")
+    finally:
+        event.remove(ImportJob, "before_insert", refuse)
+    assert page.status_code == 503
+    after = set(imports_dir.glob("*")) if imports_dir.exists() else set()
+    assert after == before
+
+
+def test_a_file_too_large_is_refused_on_the_page_a_script_shows(app, client_for):
+    limit = app.config["IMPORT_MAX_BYTES"]
+    page = upload(client_for("street"), "estate", b"x" * (limit + 1), "大文件.csv")
+    assert page.status_code == 413 and flashes(page.text) == ["文件过大：最大 10 MB"]
+    assert 'id="import-form"' in page.text
+
+
+def test_a_file_the_disk_cannot_take_fails_cleanly(app, client_for, imports_dir, monkeypatch):
+    import views.imports
+
+    def full(data, path):
+        path.write_bytes(data[:10])  # the disk filled part-way
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(views.imports, "store", full)
+    page = upload(client_for("street"), "estate", xlsx([HEADERS, ["满盘小区", "江滨社区", "", "一类"]]), "满盘.xlsx")
+    assert page.status_code == 200 and "服务器无法保存上传的文件，数据未写入" in page.text
+    job, = stored(app, "满盘.xlsx")
+    assert job.state == "failed" and not (imports_dir / job.stored).exists()
 
 
 def test_odd_cells_cost_nothing_and_say_what_they_are(client_for):

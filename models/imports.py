@@ -699,8 +699,8 @@ def _parse_rows(model: type, columns: list[Column], rows: Iterator[Row], user: A
 def _enough(parsed: Parsed) -> Parsed:
     """The first MAX_PROBLEMS problems, and a word that checking stopped there."""
     del parsed.problems[MAX_PROBLEMS:]
-    parsed.problems.append(Problem(None, None, f"问题超过 {MAX_PROBLEMS} 处，以上只列出前 {MAX_PROBLEMS} 处，"
-                                               f"其余的行未检查；请改正后重新上传"))
+    parsed.problems.append(Problem(None, None, f"问题已达 {MAX_PROBLEMS} 处，检查到此为止（其余的行未检查）；"
+                                               f"请改正以上问题后重新上传"))
     return parsed
 
 

@@ -234,7 +234,7 @@ def test_a_file_wrong_throughout_lists_the_first_problems_only(client_for, monke
     rows = [HEADERS] + [[f"无社区小区{n}", "", "", "一类"] for n in range(10)]
     found = problems(upload(client_for("street"), "estate", xlsx(rows), "全错.xlsx").text)
     assert found[:4] == [f"第{n}行「所属社区」：必填，不能为空" for n in range(2, 6)]
-    assert found[4:] == ["文件：问题超过4处，以上只列出前4处，其余的行未检查；请改正后重新上传"]
+    assert found[4:] == ["文件：问题已达4处，检查到此为止（其余的行未检查）；请改正以上问题后重新上传"]
 
 
 def test_blank_rows_anywhere_are_skipped_and_rows_keep_their_numbers(client_for):

@@ -58,6 +58,7 @@ from models.search import search_clause
 
 from . import formatting
 from .errors import database_fault
+from .params import checked_text, clamp, refuse, text_problem
 from .uploads import field_options, thumbnail
 from .imports import ImportMixin
 from .workflow import WorkflowMixin
@@ -194,8 +195,11 @@ class ScopedAjaxLoader(QueryAjaxModelLoader):
             return self.get_query().filter(getattr(self.model, self.pk) == key).one_or_none()
 
     def get_list(self, term: str, offset: int = 0, limit: int = 10) -> Any:
+        # Select2 asks for the next 10 as the user scrolls: positions out of range are the
+        # first or the last; a term that cannot be searched for is a 400 (JSON)
         self.order_by = getattr(self.model, self.fields[0]) if self.fields else None
-        return super().get_list(term or "", offset or 0, min(limit or 10, 50))
+        return super().get_list(checked_text(term, "检索内容") or "", clamp(offset, 0, MAX_OFFSET, 0),
+                                clamp(limit or 10, 1, 50, 10))
 
 
 class RelationFilter(sqla_filters.IntEqualFilter):
@@ -506,11 +510,54 @@ class DeclaredModelView(ImportMixin, WorkflowMixin, ModelView):
             args[direction] = token
         return self.get_url(".index_view", **args)
 
-    def _get_list_extra_args(self) -> Any:
-        args = super()._get_list_extra_args()
-        for name in ("after", "before"):  # a cursor belongs to one page, not to its links
-            args.extra_args.pop(name, None)
-        return args
+    def _get_list_extra_args(self, strict: bool = False) -> Any:
+        """The list's arguments from the URL, each read safely (views.params): a page
+        number out of range is the first or the last there can be; a page size, sort or
+        direction not on offer is the default (Flask-Admin's ``get_safe_page_size`` and
+        ``_get_column_by_idx`` see to those); a search that cannot be searched for is a
+        400; filters: :meth:`_get_list_filter_args`. ``strict`` for an export."""
+        from flask_admin.model.base import ViewArgs
+
+        return ViewArgs(
+            page=clamp(request.args.get("page", type=int), 0, MAX_PAGE, 0),
+            page_size=request.args.get("page_size", 0, type=int),
+            sort=request.args.get("sort", type=int),
+            sort_desc=request.args.get("desc", type=int),
+            search=checked_text(request.args.get("search"), "搜索内容"),
+            filters=self._get_list_filter_args(strict),
+            # a cursor belongs to one page, not to its links
+            extra_args={k: v for k, v in request.args.items() if k not in LIST_ARGS and not k.startswith("flt")},
+        )
+
+    def _get_list_filter_args(self, strict: bool = False) -> Any:
+        """The filters in the URL. One this list does not have (a link from before a filter
+        was removed) or whose value its column cannot be compared with is left out, and the
+        page says so; an export, with no page to say it on, refuses it (400) rather than
+        write more rows than were asked for."""
+        chosen = []
+        unknown = 0
+        for arg in request.args:
+            if not arg.startswith("flt"):
+                continue
+            position, _, key = arg[3:].partition("_")
+            found = (self._filter_args or {}).get(key) if position.isascii() and position.isdigit() else None
+            if found is None:
+                if strict:
+                    refuse("导出未开始：链接中的筛选条件已不存在，请回到列表重新筛选后再导出")
+                unknown += 1
+                continue
+            index, flt = found
+            value = request.args[arg]
+            problem = filter_problem(flt, value)
+            if problem:
+                if strict:
+                    refuse(f"导出未开始：筛选条件「{flt.name}」{problem}")
+                flash(f"筛选条件「{flt.name}」{problem}，已忽略", "warning")
+                continue
+            chosen.append((int(position), (index, str(flt.name), value)))
+        if unknown:
+            flash(f"链接中有 {unknown} 个筛选条件已不存在，已忽略", "warning")
+        return [pair for _, pair in sorted(chosen, key=lambda c: c[0])] if self._filters else None
 
     def _apply_search(self, query: Any, count_query: Any, joins: Any, count_joins: Any,
                       search: str) -> Any:
@@ -796,6 +843,38 @@ class DeclaredModelView(ImportMixin, WorkflowMixin, ModelView):
 
 # -- counting and paging large lists ---------------------------------------------------------
 
+# The list's own query parameters (the rest — filters aside — are carried into its links).
+LIST_ARGS = ("page", "page_size", "sort", "desc", "search", "after", "before")
+MAX_PAGE = 10_000_000      # page × page size stays an OFFSET both databases take
+MAX_OFFSET = 1_000_000_000
+CURSOR_MAX = 2000          # characters of a cursor token; the app's own are far shorter
+
+
+def filter_problem(flt: Any, value: str) -> str | None:
+    """Why a filter's value from the URL cannot be applied, or ``None``: Flask-Admin's
+    own check (a number, a date), then what the database would refuse — a NUL, text
+    longer than the column, a number past it, a choice code that is not one."""
+    problem = text_problem(value)
+    if problem:
+        return "的值" + problem
+    if not flt.validate(value):
+        return "的值无效"
+    options = flt.options() if callable(flt.options) else flt.options
+    if options and value not in {str(code) for code, _ in options}:
+        return "的值不是可选的项"
+    try:
+        cleaned = flt.clean(value)
+    except (ValueError, TypeError):
+        return "的值无效"
+    column_type = getattr(getattr(flt, "column", None), "type", None)
+    if column_type is not None:
+        for part in cleaned if isinstance(cleaned, list) else [cleaned]:
+            problem = storable_problem(column_type, part)
+            if problem:
+                return "的值" + problem
+    return None
+
+
 COUNT_CAP = 10_000
 """A list counts its rows up to here and says "10,000+" beyond: an exact count of a
 large table reads all of it, on every page."""
@@ -838,32 +917,42 @@ def encode_cursor(row: Any, keys: list[tuple[Any, bool]]) -> str:
 
 def decode_cursor(token: str, keys: list[tuple[Any, bool]]) -> list[Any] | None:
     """Values of a cursor, typed by their columns; ``None`` for a token that is not one
-    (the list then starts at its first page)."""
+    (the list then starts at its first page) — nor one the database could compare with
+    its columns: a NUL, a number past the column, a choice code that is not one."""
     import base64
     import json
     from datetime import date, datetime
-    from decimal import Decimal
+    from decimal import Decimal, InvalidOperation
 
+    if len(token) > CURSOR_MAX:
+        return None
     try:
         raw = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
         if not isinstance(raw, list) or len(raw) != len(keys):
             return None
         values = []
         for (column, _), value in zip(keys, raw):
-            kind = column.type.python_type if not isinstance(column.type, ChoiceType) else str
-            if kind is datetime:
-                value = datetime.fromisoformat(value)
-            elif kind is date:
-                value = date.fromisoformat(value)
-            elif kind is Decimal:
-                value = Decimal(value)
-            elif kind is bool:
-                value = bool(value)
-            elif not isinstance(value, kind):
-                value = kind(value)
+            if isinstance(value, (list, dict)) or value is None:
+                return None
+            if isinstance(column.type, ChoiceType):
+                value = column.type.choices(value).value
+            else:
+                kind = column.type.python_type
+                if kind is datetime:
+                    value = datetime.fromisoformat(value)
+                elif kind is date:
+                    value = date.fromisoformat(value)
+                elif kind is Decimal:
+                    value = Decimal(str(value))
+                elif kind is bool:
+                    value = bool(value)
+                elif not isinstance(value, kind):
+                    value = kind(value)
+            if storable_problem(column.type, value):
+                return None
             values.append(value)
         return values
-    except (ValueError, TypeError, NotImplementedError, json.JSONDecodeError):
+    except (ValueError, TypeError, OverflowError, InvalidOperation, NotImplementedError, RecursionError):
         return None
 
 
@@ -954,7 +1043,8 @@ def storable_problem(column_type: Any, value: Any) -> str | None:
 def row_key(pk: Any, value: Any) -> Any:
     """A primary key from a request (a URL, a form, an ajax pick) — or ``None`` when it
     cannot be one: not a number, or beyond what the column holds (SQLite would raise
-    OverflowError on the query, PostgreSQL "out of range for type integer", a 500)."""
+    OverflowError on the query, PostgreSQL "out of range for type integer", a 500);
+    text with a NUL or longer than the column (an import job's id)."""
     try:
         key = pk.type.python_type(value)
     except (TypeError, ValueError, NotImplementedError):
@@ -963,6 +1053,8 @@ def row_key(pk: Any, value: Any) -> Any:
         limit = next((top for kind, top in INTEGER_LIMITS if isinstance(pk.type, kind)), 2 ** 63 - 1)
         if abs(key) > limit:  # PostgreSQL refuses to compare an INTEGER with a bigger one
             return None
+    elif isinstance(key, str) and storable_problem(pk.type, key):
+        return None
     return key
 
 

@@ -17,6 +17,8 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
+from .params import BadParameter
+
 log = logging.getLogger(__name__)
 
 MESSAGES = {
@@ -89,6 +91,10 @@ def register(app: Flask) -> None:
     def csrf_error(exc: CSRFError):
         log.warning("CSRF refused %s %s: %s", request.method, request.path, exc.description)
         return _page(400, "页面已过期或请求缺少安全令牌（CSRF），请刷新页面后重新提交。")
+
+    @app.errorhandler(BadParameter)
+    def bad_parameter(exc: BadParameter):
+        return _page(400, exc.description)  # names the parameter and what is wrong with it
 
     @app.errorhandler(OperationalError)
     def database_down(exc: OperationalError):

@@ -12,18 +12,21 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import tempfile
 from decimal import Decimal
 from typing import Any, Iterator
 from urllib.parse import quote
 
-from flask import Response, stream_with_context
+from flask import Response, has_request_context, request, stream_with_context
 from sqlalchemy.exc import OperationalError
 
 from models import db, now
 
 from . import formatting
 from .errors import database_fault
+
+log = logging.getLogger(__name__)
 
 BATCH = 500    # rows per CSV chunk, and per batch where rows are read as objects
 STREAM = 2000  # rows per fetch from the streaming cursor
@@ -57,7 +60,7 @@ def export_rows(view: Any) -> tuple[list[str], Iterator[list[Any]]]:
     computed figures as SQL) from a streaming cursor — not as objects — so a million
     rows pass through in seconds and in constant memory. A model with a column only
     Python can compute is read as objects, in batches."""
-    args = view._get_list_extra_args()
+    args = view._get_list_extra_args(strict=True)  # a bad search or filter: 400 before any byte
     sort = view._get_column_by_idx(args.sort)
     query = view.export_query(args.search, args.filters, sort[0] if sort else None, args.sort_desc)
     columns = [name for name, _ in view._export_columns]
@@ -65,6 +68,8 @@ def export_rows(view: Any) -> tuple[list[str], Iterator[list[Any]]]:
     plan = _sql_plan(view.model, columns, db.session.get_bind().dialect.name)
 
     if plan is None:
+        checked(query)
+
         def objects() -> Iterator[list[Any]]:
             for obj in query.yield_per(BATCH):
                 yield [cell(formatting.value_at(obj, name)) for name in columns]
@@ -74,6 +79,7 @@ def export_rows(view: Any) -> tuple[list[str], Iterator[list[Any]]]:
     for alias, relation in joins:
         query = query.outerjoin(alias, relation)
     statement = query.with_entities(*expressions).statement  # plain rows: no ORM loading per row
+    checked(statement)
 
     def tuples() -> Iterator[list[Any]]:
         # options on the statement, not the connection: they must not outlive the export
@@ -172,7 +178,6 @@ def _formatter(column_type: Any) -> Any:
 
 def export_response(view: Any, export_type: str) -> Response:
     headers, rows = export_rows(view)
-    reachable(view.model)
     stamp = now().strftime("%Y%m%d-%H%M")
     label = str(view.spec.label)
     if export_type == "csv":
@@ -186,14 +191,17 @@ def export_response(view: Any, export_type: str) -> Response:
     )
 
 
-def reachable(model: type) -> None:
-    """Touch the exported table before the response starts: a database that is away or a
-    table that is locked gets the 503 page now. (The rows themselves are read while
-    streaming, in a session of the stream's own — this request's ends with it.)"""
-    from sqlalchemy import inspect as sa_inspect
-    from sqlalchemy import select
-
-    db.session.execute(select(sa_inspect(model).primary_key[0]).limit(1)).all()
+def checked(query: Any) -> None:
+    """Run the export's own query for one row before the response starts: a database that
+    is away or a table that is locked gets the 503 page now, and whatever else the query
+    meets gets its error page with the security headers — not a download cut off before
+    its first byte, which the server would answer with its own bare 500 page. (The rows
+    themselves are read while streaming, in a session of the stream's own — this request's
+    ends as the response starts, closing any cursor opened in it.)"""
+    if hasattr(query, "all"):  # an ORM query
+        query.limit(1).all()
+    else:
+        db.session.execute(query.limit(1)).all()
 
 
 def csv_response(headers: list[str], rows: Iterator[list[Any]], filename: str, fallback: str,
@@ -207,6 +215,17 @@ def csv_response(headers: list[str], rows: Iterator[list[Any]], filename: str, f
 # The last row of a file whose reading broke off: a download cannot turn into an error
 # page once it has begun, so the file itself says it is incomplete.
 INTERRUPTED = "（导出中断：数据库连接中断，本文件不完整，请重新导出）"
+FAILED = "（导出中断：系统出现意外错误，已记录日志，本文件不完整，请重新导出）"
+
+
+def broke_off(exc: Exception) -> str:
+    """Log why an export stopped half-way — a database fault in one line, anything else
+    (a bug) with its traceback — and return the file's last line."""
+    if isinstance(exc, OperationalError):
+        database_fault(exc, "导出")
+        return INTERRUPTED
+    log.error("export failed half-way on %s", request.path if has_request_context() else "?", exc_info=exc)
+    return FAILED
 
 
 def _csv_chunks(headers: list[str], rows: Iterator[list[Any]]) -> Iterator[bytes]:
@@ -221,9 +240,8 @@ def _csv_chunks(headers: list[str], rows: Iterator[list[Any]]) -> Iterator[bytes
                 yield buffer.getvalue().encode("utf-8")
                 buffer.seek(0)
                 buffer.truncate()
-    except OperationalError as exc:
-        database_fault(exc, "导出")
-        writer.writerow([INTERRUPTED])
+    except Exception as exc:  # noqa: BLE001 — the download has begun: end it, saying so
+        writer.writerow([broke_off(exc)])
     yield buffer.getvalue().encode("utf-8")
 
 
@@ -258,9 +276,8 @@ def _xlsx_chunks(title: str, headers: list[str], rows: Iterator[list[Any]]) -> I
                     sheet = new_sheet(sheets)
                 n += 1
                 sheet.write_row(n, 0, row)
-        except OperationalError as exc:
-            database_fault(exc, "导出")
-            sheet.write_row(n + 1, 0, [INTERRUPTED])
+        except Exception as exc:  # noqa: BLE001 — the download has begun: end it, saying so
+            sheet.write_row(n + 1, 0, [broke_off(exc)])
         book.close()
         with open(path, "rb") as done:
             while chunk := done.read(64 * 1024):

@@ -52,7 +52,10 @@ class ImportMixin:
             abort(403)
 
     def _job(self, job_id: str) -> ImportJob:
-        job = db.session.get(ImportJob, job_id)
+        from views.engine import row_key
+
+        key = row_key(ImportJob.__table__.c.id, job_id)  # a NUL would fail the query on PostgreSQL
+        job = db.session.get(ImportJob, key) if key is not None else None
         if job is None or job.model != self.model.__tablename__ or job.user_id != current_user.id:
             abort(404)  # only the uploader sees their file
         return job

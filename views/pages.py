@@ -22,11 +22,16 @@ from models.softdelete import not_deleted
 from models.service_center import patrol_gaps
 from models.standing import cleaning_shortfalls, standing
 
+from .params import Arg, read_args
 from .workflow import describe_gap
+
+COMMUNITY = Arg("community", "社区", "id")
 
 
 class ScopedPage(BaseView):
     """A page any logged-in user may open; what it shows is limited to their scope."""
+
+    query_args: tuple[Arg, ...] = ()  # what it reads from its URL (views.params)
 
     def is_accessible(self) -> bool:
         return current_user.is_authenticated
@@ -49,12 +54,13 @@ class LateView(ScopedPage):
     """Everything late or nearly due now, across stations, for the user's scope."""
 
     PER_KIND = 200  # the most late of each kind; the counts say how many there are in all
+    query_args = (COMMUNITY,)
 
     @expose("/")
     def index(self) -> Any:
         from models.deadlines import late_counts
 
-        community_id = request.args.get("community", type=int)
+        community_id = read_args(self.query_args)["community"]
         estates = ids_in_scope(Estate, current_user)
         if community_id:
             chosen = select(Estate.id).where(Estate.community_id == community_id, not_deleted(Estate))
@@ -97,19 +103,22 @@ class LateView(ScopedPage):
 class StandingView(ScopedPage):
     LISTED = 2000   # estates offered in the picker; a city picks a community first
     SHORTFALLS = 200
+    query_args = (Arg("level", "范围", "choice", ("all", "street", "community", "estate")),
+                  Arg("key", "街道、社区或小区", "id"), Arg("start", "开始日期", "date"),
+                  Arg("end", "结束日期", "date"), Arg("month", "保洁考核月份", "month"))
 
     @expose("/")
     def index(self) -> Any:
         from sqlalchemy import func
 
-
+        args = read_args(self.query_args)
         communities = self.communities()
         streets = self.streets()
         today = now().date()
-        start = _date(request.args.get("start")) or today.replace(month=1, day=1)
-        end = _date(request.args.get("end")) or today
-        month = _date((request.args.get("month") or "") + "-01") or today.replace(day=1)
-        level, key = request.args.get("level", "all"), request.args.get("key", type=int)
+        start = args["start"] or today.replace(month=1, day=1)
+        end = args["end"] or today
+        month = args["month"] or today.replace(day=1)
+        level, key = args["level"], args["key"]
         scope = ids_in_scope(Estate, current_user)
         live = select(Estate.id).where(not_deleted(Estate))
         if level == "estate":
@@ -119,7 +128,7 @@ class StandingView(ScopedPage):
         elif level == "street":  # an installation may serve several streets
             chosen = live.join(Estate.community).where(Community.street_id == key)
         else:
-            level, chosen = "all", None
+            chosen = None
         if chosen is not None and scope is not None:
             chosen = chosen.where(among(Estate.id, scope))
         elif chosen is None:
@@ -161,15 +170,10 @@ class StandingView(ScopedPage):
         return list(db.session.scalars(stmt if clause is None else stmt.where(clause)))
 
 
-def _date(text: str | None) -> date | None:
-    try:
-        return date.fromisoformat(text) if text else None
-    except ValueError:
-        return None
-
-
 class RolloutView(ScopedPage):
     """The rollout at a glance (推进实施总览)."""
+
+    query_args = (COMMUNITY,)
 
     @expose("/")
     def index(self) -> Any:
@@ -177,7 +181,7 @@ class RolloutView(ScopedPage):
                                     metric_count)
 
         communities = self.communities()
-        community_id = request.args.get("community", type=int)
+        community_id = read_args(self.query_args)["community"]
         today = now().date()
 
         def scoped(model: type, stmt: Any) -> Any:
@@ -248,6 +252,8 @@ class MoneyTrailView(ScopedPage):
         return may(current_user, FundMovement.__admin__, "read")
 
     is_visible = is_accessible
+    query_args = (Arg("start", "开始日期", "date"), Arg("end", "结束日期", "date"),
+                  Arg("format", "格式", "choice", ("html", "csv")))
 
     @expose("/")
     def index(self) -> Any:
@@ -256,9 +262,10 @@ class MoneyTrailView(ScopedPage):
         from . import formatting
         from .exports import csv_response
 
+        args = read_args(self.query_args)
         models = money_models()
-        start = _date(request.args.get("start")) or now().date().replace(month=1, day=1)
-        end = _date(request.args.get("end")) or now().date()
+        start = args["start"] or now().date().replace(month=1, day=1)
+        end = args["end"] or now().date()
         stmt = select(AuditLog).where(
             AuditLog.at >= datetime.combine(start, datetime.min.time()),
             AuditLog.at < datetime.combine(end + timedelta(days=1), datetime.min.time()),
@@ -274,7 +281,7 @@ class MoneyTrailView(ScopedPage):
                        entry.note or "", changes]
 
         headers = ["时间", "操作人", "类型", "对象类型", "记录", "说明", "变更内容"]
-        if request.args.get("format") == "csv":
+        if args["format"] == "csv":
             return csv_response(headers, rows(), f"资金审计_{start}_{end}.csv", f"money_trail_{start}_{end}.csv")
         return self.render("admin/money_trail.html", headers=headers, rows=list(rows()), start=start, end=end)
 
@@ -301,6 +308,8 @@ def _in_scope_rows(model: type) -> Any:
 class ReportView(ScopedPage):
     """月度报告: one printable page for the leadership meeting, and the same as a PDF."""
 
+    query_args = (Arg("month", "月份", "month"),)
+
     @expose("/")
     def index(self) -> Any:
         return self.render("print/report.html", **self._data(), pdf=False, printed_at=now())
@@ -323,7 +332,7 @@ class ReportView(ScopedPage):
     def _data(self) -> dict[str, Any]:
         from models.report import monthly_report
 
-        month = _date((request.args.get("month") or "") + "-01") or now().date().replace(day=1)
+        month = read_args(self.query_args)["month"] or now().date().replace(day=1)
         data = monthly_report(current_user, month)
         data["late"] = [{"kind": d.model.__admin__.label, "record": str(d.row), "clock": d.clock.label,
                          "late": describe_gap(d.late)} for d in data["late"]]

@@ -18,7 +18,7 @@ from models.accounts import LoginThrottle, User
 from models.audit import AuditAction, AuditLog
 from models.governance import Community, Street
 
-from .helpers import PASSWORD, Client, field_errors, flashes, row_id
+from .helpers import PASSWORD, Client, count_statements, field_errors, flashes, row_id
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -175,6 +175,27 @@ def test_the_throttle_lives_in_the_database(app, clock):
     with app.app_context():
         row = db.session.scalar(db.select(LoginThrottle).filter_by(kind="username", key="street"))
         assert (row.failures, row.locked_until) == (3, None)
+
+
+def auth_errors(page: str) -> dict[str, list[str]]:
+    """Field -> its error messages, on the login and password pages (templates/auth/_field.html)."""
+    found: dict[str, list[str]] = {}
+    for name, rest in re.findall(r'<input[^>]* id="(\w+)"[^>]*>((?:\s*<div class="invalid-feedback">.*?</div>)*)', page):
+        errors = re.findall(r'<div class="invalid-feedback">(.*?)</div>', rest)
+        if errors:
+            found[name] = errors
+    return found
+
+
+def test_a_nul_in_the_login_form_is_a_form_error_and_no_query(app):
+    c = Client(app)
+    page = c.get("/login")
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text).group(1)
+    with count_statements(app) as statements:
+        r = c.http.post("/login", data={"csrf_token": token, "username": "a\x00b", "password": "x\x00y"})
+    assert r.status_code == 200
+    assert auth_errors(r.text) == {"username": ["不能包含空字符（\\0）"], "password": ["不能包含空字符（\\0）"]}
+    assert statements == []                     # on PostgreSQL a NUL in a query is a 500
 
 
 # -- sessions ---------------------------------------------------------------------------

@@ -281,6 +281,69 @@ def test_a_nul_in_the_login_form_is_a_form_error_and_no_query(app):
     assert statements == []                     # on PostgreSQL a NUL in a query is a 500
 
 
+# -- the current password of 修改密码: the login's throttle and audit --------------------------
+
+def change_password(c: Client, current: str, new: str = "Mulberry-2048"):
+    return c.post("/account/password", {"current": current, "new": new, "confirm": new})
+
+
+def test_the_current_password_is_throttled_and_audited_like_a_login(app, clock):
+    """25 guesses at the current password went unthrottled and unrecorded, then the change
+    went through. Now they count against the name like wrong logins: locked after five,
+    the right one refused while locked, a login too."""
+    start = last_audit_id(app)
+    c = Client(app).login("street")
+    for i in range(4):
+        r = change_password(c, f"guess-{i}-pass9")
+        assert r.status_code == 200 and auth_errors(r.text) == {"current": ["当前密码不正确"]}
+        clock.move(minutes=1)
+    fifth = change_password(c, "guess-4-pass9")        # 09:04
+    assert fifth.status_code == 429
+    assert flashes(fifth.text) == ["登录失败次数过多，已暂时锁定，请在 09:19 之后再试"]
+    for guess in ["guess-5-pass9"] * 20 + [PASSWORD]:  # more guesses, then the right one
+        r = change_password(c, guess)
+        assert r.status_code == 429 and "请在 09:19 之后再试" in r.text
+    assert attempt(Client(app), "street", PASSWORD).status_code == 429   # one lock for the name
+    with app.app_context():
+        assert db.session.get(User, row_id(app, User, username="street")).check_password(PASSWORD)
+    logged = audit_notes(app, AuditAction.LOGIN_FAILED, AuditAction.LOGIN_LOCKED,
+                         AuditAction.PASSWORD_CHANGED, since=start)
+    assert logged == [(AuditAction.LOGIN_FAILED, "修改密码时当前密码不正确：street（来自 127.0.0.1）")] * 5 \
+        + [(AuditAction.LOGIN_LOCKED, logged[5][1])]
+    assert logged[5][1].startswith("登录名「street」在 15 分钟内登录失败过多，锁定至")
+
+    clock.move(minutes=15)                            # 09:19: over
+    assert change_password(c, PASSWORD).status_code == 302
+    with app.app_context():
+        entry = db.session.scalar(db.select(AuditLog).where(
+            AuditLog.id > start, AuditLog.action == AuditAction.PASSWORD_CHANGED.value))
+        assert entry.user_id == row_id(app, User, username="street") and entry.row_label == "街道物业办 王敏（street）"
+        # recorded as 修改密码, not as an edit of the account
+        assert db.session.scalar(db.select(db.func.count()).select_from(AuditLog).where(
+            AuditLog.id > start, AuditLog.model == "app_user", AuditLog.action == AuditAction.UPDATE.value)) == 0
+    assert Client(app).login("street", "Mulberry-2048").get("/admin/").status_code == 200
+
+
+def test_wrong_logins_and_wrong_current_passwords_share_one_count(app, clock):
+    c = Client(app).login("street")
+    for _ in range(3):
+        assert attempt(Client(app), "street", "wrong-pass9").status_code == 200
+    assert change_password(c, "guess-1-pass9").status_code == 200
+    assert change_password(c, "guess-2-pass9").status_code == 429   # the fifth failure for the name
+    assert attempt(Client(app), "street", PASSWORD).status_code == 429
+
+
+def test_a_right_current_password_resets_the_count(app, clock):
+    c = Client(app).login("street")
+    for _ in range(4):
+        change_password(c, "guess-pass9")
+    r = change_password(c, PASSWORD, new="short")     # right, but the new one is refused
+    assert r.status_code == 200 and auth_errors(r.text) == {"new": ["密码至少 8 位"]}
+    for _ in range(4):
+        assert attempt(Client(app), "street", "wrong-pass9").status_code == 200
+    assert attempt(Client(app), "street", PASSWORD).status_code == 302
+
+
 # -- attempts sent at once, to a live server --------------------------------------------------
 
 @pytest.fixture

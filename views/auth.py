@@ -343,14 +343,26 @@ def change_password():
     form = PasswordForm()
     if form.validate_on_submit():
         user = current_user._get_current_object()
+        at = now()
+        # the current password is a password guess like any other: the login's count and lock
+        verdict = throttled_check(user.username,
+                                  lambda: user if user.check_password(form.current.data) else None,
+                                  "修改密码时当前密码不正确", at)
         problem = password_problem(form.new.data, user.username)
-        if not user.check_password(form.current.data):
+        refusal = verdict.refusal(at)
+        if refusal:
+            flash(refusal, "error")
+            return render_template("auth/password.html", form=form), 429
+        if verdict.user is None:
             form.current.errors.append("当前密码不正确")
         elif problem:
+            db.session.commit()  # the attempt is settled: a right password
             form.new.errors.append(problem)
         else:
-            user.set_password(form.new.data)  # ends the account's other sessions …
+            user.change_own_password(form.new.data)  # ends the account's other sessions …
             session["auth_token"] = user.session_token  # … but not this one
+            record(AuditAction.PASSWORD_CHANGED, user,
+                   note=f"修改了自己的密码（来自 {request.remote_addr or '未知地址'}），其他会话随即失效")
             db.session.commit()
             flash("密码已修改", "success")
             return redirect(url_for("admin.index"))

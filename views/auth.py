@@ -190,7 +190,7 @@ CROWDED_MESSAGE = "同时尝试登录的次数过多，请稍后再试"
 # An attempt that finds the limit's worth of attempts still being checked waits this long
 # for them to settle (a shared station account signed in to by many at once), polling
 # every CROWD_POLL_SECONDS; against a burst of guesses, the lock they set ends the wait.
-CROWD_WAIT_SECONDS = 5.0
+CROWD_WAIT_SECONDS = 10.0
 CROWD_POLL_SECONDS = 0.05
 
 

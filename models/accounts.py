@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass, field as dataclass_field
 from datetime import datetime, timedelta
 from functools import cache
 
 from flask_login import UserMixin
 from sqlalchemy import (Boolean, Column, DateTime, ForeignKey, Integer, String, Table,
-                        UniqueConstraint)
-from sqlalchemy.exc import IntegrityError
+                        UniqueConstraint, case, delete, or_, update)
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -108,6 +108,21 @@ class User(UserMixin, TimestampMixin, db.Model):
         self.password_hash = generate_password_hash(password)
         self.end_sessions()  # a new password ends the sessions the old one opened
 
+    def change_own_password(self, password: str) -> None:
+        """:meth:`set_password` for the account's own user, in one UPDATE that leaves the row's
+        version alone, as a logout does: it is recorded as 修改密码 (by the caller), not as an
+        edit of the account, and an administrator's form open on the account stays valid."""
+        from sqlalchemy.orm.attributes import set_committed_value
+
+        problem = password_problem(password, self.username)
+        if problem:
+            raise Invalid({"password": problem})
+        values = {"password_hash": generate_password_hash(password), "session_token": new_session_token()}
+        db.session.execute(update(User).where(User.id == self.id).values(**values),
+                           execution_options={"synchronize_session": False})
+        for key, value in values.items():
+            set_committed_value(self, key, value)
+
     def check_password(self, password: str) -> bool:
         return bool(self.password_hash) and check_password_hash(self.password_hash, password)
 
@@ -119,7 +134,6 @@ class User(UserMixin, TimestampMixin, db.Model):
         """:meth:`end_sessions` for a logout, in one UPDATE that leaves the row's version
         alone: signing out is not an edit of the account (an administrator's form open on
         it stays valid; two people leaving a shared account at once do not collide)."""
-        from sqlalchemy import update
         from sqlalchemy.orm.attributes import set_committed_value
 
         token = new_session_token()
@@ -172,8 +186,16 @@ def check_decoy_password(password: str) -> None:
 
 
 class LoginThrottle(db.Model):
-    """Failed logins counted per login name and per client address. Kept in the
-    database so every app server sees the same count and the same lock."""
+    """Login attempts counted per login name and per client address. Kept in the
+    database so every app server sees the same count and the same lock.
+
+    An attempt is counted when it arrives, before its password is looked at, in one
+    atomic UPSERT (:meth:`take`): the count holds attempts failed *and* attempts still
+    being checked, so any number sent at once check no more passwords than the limit.
+    A right password takes its attempt back (:meth:`succeed`); a wrong one leaves it and
+    sets the lock when the count reaches the limit (:meth:`fail`). While a lock runs an
+    attempt is only added to ``refused``; the next attempt after the lock reports that
+    number once (:meth:`take`'s summaries), so a flood writes no row per attempt."""
 
     __tablename__ = "login_throttle"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -182,6 +204,9 @@ class LoginThrottle(db.Model):
     failures: Mapped[int] = mapped_column(Integer, default=0, info={"label": "失败次数"})
     window_started_at: Mapped[datetime | None] = mapped_column(DateTime, info={"label": "首次失败"})
     locked_until: Mapped[datetime | None] = mapped_column(DateTime, info={"label": "锁定至"})
+    # attempts refused without a look at the password, not yet reported in the audit trail
+    refused: Mapped[int] = mapped_column(Integer, default=0, server_default="0",
+                                         info={"label": "未核对即拒绝次数"})
 
     __table_args__ = (UniqueConstraint("kind", "key"),)
 
@@ -195,60 +220,145 @@ class LoginThrottle(db.Model):
                 (LoginThrottle.ADDRESS, (address or "unknown")[:200])]
 
     @classmethod
-    def locked_until_for(cls, username: str, address: str | None, at: datetime) -> datetime | None:
-        """The latest lock still running on this name or this address, if any."""
-        until = None
+    def take(cls, username: str, address: str | None, at: datetime, rules: "ThrottleRules") -> "Taken":
+        """Count one attempt against the name, then the address (always in that order, so
+        two transactions never wait for each other's rows). Refused — and taken back from
+        the keys counted so far — when a lock runs on either (the lock's row counts it in
+        ``refused``) or when the limit's worth of attempts are already counted (``crowded``:
+        the caller may wait for them to settle and take again)."""
+        t = cls.__table__
+        taken = Taken()
+        counted = []
         for kind, key in cls.keys(username, address):
-            row = db.session.scalar(db.select(cls).filter_by(kind=kind, key=key))
-            if row is not None and row.locked_until is not None and row.locked_until > at:
-                until = max(until or row.locked_until, row.locked_until)
-        return until
+            locked = t.c.locked_until > at
+            fresh = or_(t.c.window_started_at.is_(None), t.c.window_started_at < at - rules.window)
+            stmt = _insert_for_dialect()(t).values(
+                kind=kind, key=key, failures=1, window_started_at=at, refused=0)
+            stmt = stmt.on_conflict_do_update(index_elements=[t.c.kind, t.c.key], set_={
+                "failures": case((locked, t.c.failures), (fresh, 1), else_=t.c.failures + 1),
+                "window_started_at": case((locked, t.c.window_started_at), (fresh, at),
+                                          else_=t.c.window_started_at),
+                "refused": case((locked, t.c.refused + 1), else_=t.c.refused),
+            }).returning(t.c.failures, t.c.locked_until, t.c.refused)
+            failures, locked_until, refused = db.session.execute(stmt).one()
+            if locked_until is not None and locked_until > at:
+                taken.locked_until = locked_until
+            elif failures > rules.limit(kind):
+                counted.append((kind, key))
+                taken.crowded = (kind, key)
+            elif refused and db.session.execute(  # report them once: the first to see them says so
+                    update(t).where(t.c.kind == kind, t.c.key == key, t.c.refused == refused)
+                    .values(refused=0)).rowcount:
+                taken.summaries.append((kind, key, refused))
+            if not taken.admitted:
+                cls._give_back(counted)
+                return taken
+            counted.append((kind, key))
+        return taken
 
     @classmethod
-    def fail(cls, username: str, address: str | None, at: datetime, limits: dict[str, int],
-             window: timedelta, lock: timedelta) -> list[tuple[str, str, datetime]]:
-        """Count one failure against the name and the address; returns the locks this
+    def count_refusal(cls, kind: str, key: str) -> None:
+        """An attempt refused without a look at its password (a crowd that did not thin
+        out): counted, not written."""
+        t = cls.__table__
+        db.session.execute(update(t).where(t.c.kind == kind, t.c.key == key)
+                           .values(refused=t.c.refused + 1))
+
+    @classmethod
+    def fail(cls, username: str, address: str | None, at: datetime,
+             rules: "ThrottleRules") -> list[tuple[str, str, datetime]]:
+        """A wrong password: its attempt stays counted. Lock each key whose count has
+        reached the limit and is not locked yet — one UPDATE decides, so of attempts
+        failing together exactly one sets (and reports) the lock. Returns the locks this
         failure set, as (kind, key, until)."""
+        t = cls.__table__
         locks = []
         for kind, key in cls.keys(username, address):
-            row = cls._row_for_update(kind, key)
-            if row.window_started_at is None or at - row.window_started_at > window:
-                row.window_started_at, row.failures = at, 0
-            row.failures += 1
-            if row.failures >= limits[kind]:
-                row.locked_until = at + lock
-                row.window_started_at, row.failures = None, 0  # a fresh count after the lock
-                locks.append((kind, key, row.locked_until))
+            until = db.session.execute(
+                update(t).where(t.c.kind == kind, t.c.key == key, t.c.failures >= rules.limit(kind),
+                                or_(t.c.locked_until.is_(None), t.c.locked_until <= at))
+                .values(locked_until=at + rules.lock, failures=0, window_started_at=None)  # a fresh count after
+                .returning(t.c.locked_until)).scalar()
+            if until is not None:
+                locks.append((kind, key, until))
         return locks
 
     @classmethod
-    def succeed(cls, username: str) -> None:
-        """A successful login wipes the name's count (an address's count only ages out,
-        so one good login cannot hide a spray of guesses from the same machine)."""
-        kind, key = cls.keys(username, None)[0]
-        db.session.execute(db.delete(cls).filter_by(kind=kind, key=key))
+    def succeed(cls, username: str, address: str | None, at: datetime) -> datetime | None:
+        """A right password. Refused all the same if a lock was set on the name or the
+        address while it was being checked: the lock's end is returned, and the attempt
+        counted in ``refused``. Otherwise the name's count is wiped and the address's
+        attempt taken back (an address's failures only age out, so one good login cannot
+        hide a spray of guesses from the same machine). A row gone meanwhile (``users
+        unlock``) is no lock."""
+        t = cls.__table__
+        locked = t.c.locked_until > at
+        wiped = {"failures": 0, "window_started_at": None}
+        taken_back = {"failures": case((t.c.failures > 0, t.c.failures - 1), else_=0)}
+        until = None
+        for (kind, key), values in zip(cls.keys(username, address), (wiped, taken_back)):
+            row_lock = db.session.execute(
+                update(t).where(t.c.kind == kind, t.c.key == key)
+                .values(refused=case((locked, t.c.refused + 1), else_=t.c.refused),
+                        **{column: case((locked, t.c[column]), else_=value)  # a lock keeps its row
+                           for column, value in values.items()})
+                .returning(t.c.locked_until)).scalar()
+            if row_lock is not None and row_lock > at:
+                until = max(until or row_lock, row_lock)
+        return until
 
     @classmethod
-    def unlock(cls, username: str | None, address: str | None) -> list[str]:
+    def unlock(cls, username: str | None, address: str | None) -> list[tuple[str, int]]:
         """End the locks of a name and/or an address early (``flask users unlock``): the
-        keys whose counts were cleared."""
+        keys whose counts were cleared, each with the attempts it had refused unreported."""
+        t = cls.__table__
         name_key, address_key = cls.keys(username or "", address)
         cleared = []
         for (kind, key), asked in ((name_key, username), (address_key, address)):
-            if asked and db.session.execute(db.delete(cls).filter_by(kind=kind, key=key)).rowcount:
-                cleared.append(key)
+            if asked:
+                refused = db.session.execute(
+                    delete(t).where(t.c.kind == kind, t.c.key == key).returning(t.c.refused)).scalar()
+                if refused is not None:
+                    cleared.append((key, refused))
         return cleared
 
     @classmethod
-    def _row_for_update(cls, kind: str, key: str) -> "LoginThrottle":
-        stmt = db.select(cls).filter_by(kind=kind, key=key).with_for_update()
-        row = db.session.scalar(stmt)
-        if row is not None:
-            return row
-        try:
-            with db.session.begin_nested():  # two servers may count the first failure at once
-                row = cls(kind=kind, key=key, failures=0)
-                db.session.add(row)
-            return row
-        except IntegrityError:
-            return db.session.scalar(stmt)
+    def _give_back(cls, counted: list[tuple[str, str]]) -> None:
+        t = cls.__table__
+        for kind, key in counted:
+            db.session.execute(update(t).where(t.c.kind == kind, t.c.key == key).values(
+                failures=case((t.c.failures > 0, t.c.failures - 1), else_=0)))
+
+
+@dataclass(frozen=True)
+class ThrottleRules:
+    """The limits, from the app's LOGIN_* settings."""
+
+    per_name: int
+    per_address: int
+    window: timedelta
+    lock: timedelta
+
+    def limit(self, kind: str) -> int:
+        return self.per_name if kind == LoginThrottle.USERNAME else self.per_address
+
+
+@dataclass
+class Taken:
+    """What :meth:`LoginThrottle.take` found."""
+
+    locked_until: datetime | None = None          # refused: a lock runs until then
+    crowded: tuple[str, str] | None = None        # refused: this key's limit is all in use
+    summaries: list[tuple[str, str, int]] = dataclass_field(default_factory=list)  # (kind, key, refused) to report
+
+    @property
+    def admitted(self) -> bool:
+        return self.locked_until is None and self.crowded is None
+
+
+def _insert_for_dialect():
+    """INSERT … ON CONFLICT DO UPDATE … RETURNING is spelt the same on both databases,
+    but SQLAlchemy builds it from each dialect's own ``insert``."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert

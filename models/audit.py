@@ -31,6 +31,7 @@ class AuditAction(Choices):
     LOGOUT = "logout", "退出"
     LOGIN_FAILED = "login_failed", "登录失败"
     LOGIN_LOCKED = "login_locked", "登录锁定"
+    PASSWORD_CHANGED = "password_changed", "修改密码"
 
 
 class AuditLog(db.Model):

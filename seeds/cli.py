@@ -153,8 +153,11 @@ def users_unlock(username: str | None, address: str | None) -> None:
     if not username and not address:
         raise click.ClickException("请指定登录名或 --address")
     cleared = LoginThrottle.unlock(username, address)
+    # the attempts a lock refused unchecked are counted, not each recorded: say how many
+    told = "、".join(f"{key}（另有 {refused} 次尝试未核对密码即被拒绝）" if refused else key
+                    for key, refused in cleared)
     if cleared:
         with acting_as("命令行：users unlock"):
-            record(AuditAction.ACTION, None, note="解除登录锁定：" + "、".join(cleared))
+            record(AuditAction.ACTION, None, note=f"解除登录锁定：{told}")
     db.session.commit()
-    click.echo(f"已解除锁定（{len(cleared)} 项）" if cleared else "没有需要解除的锁定")
+    click.echo(f"已解除锁定（{len(cleared)} 项）：{told}" if cleared else "没有需要解除的锁定")

@@ -10,15 +10,17 @@ from __future__ import annotations
 import re
 from datetime import datetime, time, timedelta
 from pathlib import Path
+from typing import Any, Iterator
 
 import pytest
 
+from app import create_app
 from models import db, now
 from models.accounts import LoginThrottle, User
 from models.audit import AuditAction, AuditLog
 from models.governance import Community, Street
 
-from .helpers import PASSWORD, Client, field_errors, flashes, row_id
+from .helpers import PASSWORD, Client, count_statements, field_errors, flashes, row_id
 from .probes import read_form
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -94,9 +96,10 @@ def test_five_failures_lock_the_name_for_fifteen_minutes_even_for_the_right_pass
     logged = audit_notes(app, AuditAction.LOGIN_FAILED, AuditAction.LOGIN_LOCKED, since=start)
     assert [a for a, _ in logged] == [AuditAction.LOGIN_FAILED] * 5 + [AuditAction.LOGIN_LOCKED] \
         + [AuditAction.LOGIN_FAILED]
-    assert all("street" in n and "127.0.0.1" in n for a, n in logged if a == AuditAction.LOGIN_FAILED)
+    assert all(n == f"登录失败：street（来自 127.0.0.1）" for _, n in logged[:5])
     assert "登录名「street」在 15 分钟内登录失败过多，锁定至" in logged[5][1]
-    assert logged[6][1].startswith("锁定期间尝试登录：street")
+    # the refused right password was counted, and reported once when the lock was over
+    assert logged[6][1] == "登录名「street」另有 1 次登录尝试未核对密码即被拒绝（锁定期间或同时尝试过多），未逐次记录"
 
 
 def test_failures_spread_beyond_the_window_do_not_lock(app, clock):
@@ -128,7 +131,8 @@ def test_a_successful_login_resets_the_count(app, clock):
         assert attempt(Client(app), "street", "wrong-pass9").status_code == 200
     assert attempt(Client(app), "street", PASSWORD).status_code == 302
     with app.app_context():
-        assert db.session.scalar(db.select(LoginThrottle).filter_by(kind="username", key="street")) is None
+        row = db.session.scalar(db.select(LoginThrottle).filter_by(kind="username", key="street"))
+        assert (row.failures, row.window_started_at, row.locked_until) == (0, None, None)
 
 
 def test_a_lock_is_per_name_and_case_blind(app, clock):
@@ -176,6 +180,284 @@ def test_the_throttle_lives_in_the_database(app, clock):
     with app.app_context():
         row = db.session.scalar(db.select(LoginThrottle).filter_by(kind="username", key="street"))
         assert (row.failures, row.locked_until) == (3, None)
+
+
+def test_a_lock_set_while_the_right_password_is_checked_refuses_it(app, clock, monkeypatch):
+    """Another server locks the name while this right password is being checked: refused
+    all the same (a right password used to log in after the lock was set)."""
+    import models.accounts
+
+    real = models.accounts.check_password_hash
+
+    def meanwhile(hashed: str, password: str) -> bool:
+        db.session.execute(db.update(LoginThrottle).filter_by(kind="username", key="street")
+                           .values(locked_until=clock.at + timedelta(minutes=15)))
+        return real(hashed, password)
+
+    monkeypatch.setattr(models.accounts, "check_password_hash", meanwhile)
+    start = last_audit_id(app)
+    c = Client(app)
+    r = attempt(c, "street", PASSWORD)
+    assert r.status_code == 429 and flashes(r.text) == [LOCKED]
+    assert c.get("/admin/").status_code == 302
+    assert audit_notes(app, AuditAction.LOGIN, since=start) == []
+
+
+def test_attempts_beyond_the_limit_still_being_checked_wait_then_are_refused(app, clock, monkeypatch):
+    """Five attempts at "street" are being checked (on other servers): a sixth waits for them
+    to settle, and when they do not, is refused without its password being looked at."""
+    import models.accounts
+
+    monkeypatch.setattr("views.auth.CROWD_WAIT_SECONDS", 0.2)
+    checked = []
+    monkeypatch.setattr(models.accounts, "check_password_hash", lambda *a: checked.append(a) or True)
+    with app.app_context():
+        db.session.add(LoginThrottle(kind="username", key="street", failures=5, window_started_at=clock.at))
+        db.session.commit()
+    r = attempt(Client(app), "street", PASSWORD)
+    assert r.status_code == 429 and flashes(r.text) == ["同时尝试登录的次数过多，请稍后再试"]
+    assert checked == []
+    with app.app_context():
+        row = db.session.scalar(db.select(LoginThrottle).filter_by(kind="username", key="street"))
+        assert (row.failures, row.refused, row.locked_until) == (5, 1, None)   # taken back, counted
+
+
+def lock(app, username: str) -> None:
+    for _ in range(5):
+        attempt(Client(app), username, "wrong-pass9")
+
+
+def test_attempts_while_locked_are_counted_not_each_written(app, clock):
+    """A flood against a locked name (400 requests in 1.2 s added 422 audit rows) adds no
+    row per attempt: the lock is written once, the refusals counted on the throttle row
+    and reported in one row — by ``users unlock``, or by the first attempt after the lock."""
+    lock(app, "street")
+    start = last_audit_id(app)
+    for i in range(40):                          # wrong and right passwords, two addresses
+        r = attempt(Client(app), "street", PASSWORD if i % 4 == 0 else f"wrong-{i}-pass9",
+                    address="127.0.0.1" if i % 2 else "198.51.100.7")
+        assert r.status_code == 429 and flashes(r.text) == [LOCKED]
+    assert last_audit_id(app) == start          # nothing written per attempt
+    with app.app_context():
+        row = db.session.scalar(db.select(LoginThrottle).filter_by(kind="username", key="street"))
+        assert row.refused == 40
+    result = app.test_cli_runner().invoke(app.cli, ["users", "unlock", "street"])
+    assert result.exit_code == 0
+    assert "已解除锁定（1 项）：street（另有 40 次尝试未核对密码即被拒绝）" in result.output
+    notes = audit_notes(app, AuditAction.ACTION, since=start)
+    assert notes == [(AuditAction.ACTION, "解除登录锁定：street（另有 40 次尝试未核对密码即被拒绝）")]
+
+    lock(app, "leader")                          # this one is left to run out
+    start = last_audit_id(app)
+    for _ in range(25):
+        assert attempt(Client(app), "leader", "wrong-pass9").status_code == 429
+    assert last_audit_id(app) == start
+    clock.move(minutes=15, seconds=1)
+    assert attempt(Client(app), "leader", PASSWORD).status_code == 302
+    assert audit_notes(app, AuditAction.LOGIN_FAILED, AuditAction.LOGIN_LOCKED, AuditAction.LOGIN,
+                       since=start) == [
+        (AuditAction.LOGIN_FAILED,
+         "登录名「leader」另有 25 次登录尝试未核对密码即被拒绝（锁定期间或同时尝试过多），未逐次记录"),
+        (AuditAction.LOGIN, "登录成功（来自 127.0.0.1）")]
+
+
+def auth_errors(page: str) -> dict[str, list[str]]:
+    """Field -> its error messages, on the login and password pages (templates/auth/_field.html)."""
+    found: dict[str, list[str]] = {}
+    for name, rest in re.findall(r'<input[^>]* id="(\w+)"[^>]*>((?:\s*<div class="invalid-feedback">.*?</div>)*)', page):
+        errors = re.findall(r'<div class="invalid-feedback">(.*?)</div>', rest)
+        if errors:
+            found[name] = errors
+    return found
+
+
+def test_a_nul_in_the_login_form_is_a_form_error_and_no_query(app):
+    c = Client(app)
+    page = c.get("/login")
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text).group(1)
+    with count_statements(app) as statements:
+        r = c.http.post("/login", data={"csrf_token": token, "username": "a\x00b", "password": "x\x00y"})
+    assert r.status_code == 200
+    assert auth_errors(r.text) == {"username": ["不能包含空字符（\\0）"], "password": ["不能包含空字符（\\0）"]}
+    assert statements == []                     # on PostgreSQL a NUL in a query is a 500
+
+
+# -- the current password of 修改密码: the login's throttle and audit --------------------------
+
+def change_password(c: Client, current: str, new: str = "Mulberry-2048"):
+    return c.post("/account/password", {"current": current, "new": new, "confirm": new})
+
+
+def test_the_current_password_is_throttled_and_audited_like_a_login(app, clock):
+    """25 guesses at the current password went unthrottled and unrecorded, then the change
+    went through. Now they count against the name like wrong logins: locked after five,
+    the right one refused while locked, a login too."""
+    start = last_audit_id(app)
+    c = Client(app).login("street")
+    for i in range(4):
+        r = change_password(c, f"guess-{i}-pass9")
+        assert r.status_code == 200 and auth_errors(r.text) == {"current": ["当前密码不正确"]}
+        clock.move(minutes=1)
+    fifth = change_password(c, "guess-4-pass9")        # 09:04
+    assert fifth.status_code == 429
+    assert flashes(fifth.text) == ["登录失败次数过多，已暂时锁定，请在 09:19 之后再试"]
+    for guess in ["guess-5-pass9"] * 20 + [PASSWORD]:  # more guesses, then the right one
+        r = change_password(c, guess)
+        assert r.status_code == 429 and "请在 09:19 之后再试" in r.text
+    assert attempt(Client(app), "street", PASSWORD).status_code == 429   # one lock for the name
+    with app.app_context():
+        assert db.session.get(User, row_id(app, User, username="street")).check_password(PASSWORD)
+    logged = audit_notes(app, AuditAction.LOGIN_FAILED, AuditAction.LOGIN_LOCKED,
+                         AuditAction.PASSWORD_CHANGED, since=start)
+    assert logged == [(AuditAction.LOGIN_FAILED, "修改密码时当前密码不正确：street（来自 127.0.0.1）")] * 5 \
+        + [(AuditAction.LOGIN_LOCKED, logged[5][1])]
+    assert logged[5][1].startswith("登录名「street」在 15 分钟内登录失败过多，锁定至")
+
+    clock.move(minutes=15)                            # 09:19: over
+    assert change_password(c, PASSWORD).status_code == 302
+    with app.app_context():
+        entry = db.session.scalar(db.select(AuditLog).where(
+            AuditLog.id > start, AuditLog.action == AuditAction.PASSWORD_CHANGED.value))
+        assert entry.user_id == row_id(app, User, username="street") and entry.row_label == "街道物业办 王敏（street）"
+        # recorded as 修改密码, not as an edit of the account
+        assert db.session.scalar(db.select(db.func.count()).select_from(AuditLog).where(
+            AuditLog.id > start, AuditLog.model == "app_user", AuditLog.action == AuditAction.UPDATE.value)) == 0
+    assert Client(app).login("street", "Mulberry-2048").get("/admin/").status_code == 200
+
+
+def test_wrong_logins_and_wrong_current_passwords_share_one_count(app, clock):
+    c = Client(app).login("street")
+    for _ in range(3):
+        assert attempt(Client(app), "street", "wrong-pass9").status_code == 200
+    assert change_password(c, "guess-1-pass9").status_code == 200
+    assert change_password(c, "guess-2-pass9").status_code == 429   # the fifth failure for the name
+    assert attempt(Client(app), "street", PASSWORD).status_code == 429
+
+
+def test_a_right_current_password_resets_the_count(app, clock):
+    c = Client(app).login("street")
+    for _ in range(4):
+        change_password(c, "guess-pass9")
+    r = change_password(c, PASSWORD, new="short")     # right, but the new one is refused
+    assert r.status_code == 200 and auth_errors(r.text) == {"new": ["密码至少 8 位"]}
+    for _ in range(4):
+        assert attempt(Client(app), "street", "wrong-pass9").status_code == 200
+    assert attempt(Client(app), "street", PASSWORD).status_code == 302
+
+
+# -- attempts sent at once, to a live server --------------------------------------------------
+
+@pytest.fixture
+def served(own_database: str, tmp_path, monkeypatch) -> Iterator[tuple[str, Any, list[int]]]:
+    """The app served from threads on a database of its own (a fresh PostgreSQL database
+    with ``TEST_DATABASE_URL``), and a list that grows by one for every password hash
+    checked — a real account's or the decoy's."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    import models.accounts
+
+    checks: list[int] = []
+    real = models.accounts.check_password_hash
+    monkeypatch.setattr(models.accounts, "check_password_hash",
+                        lambda hashed, password: checks.append(1) or real(hashed, password))
+    application = create_app({"SQLALCHEMY_DATABASE_URI": own_database, "INSTANCE_PATH": str(tmp_path),
+                              "SECRET_KEY": "crowd-secret"})
+
+    def clear() -> None:  # the shared database's locks are left as they were found: none
+        with application.app_context():
+            db.session.execute(db.delete(LoginThrottle))
+            db.session.commit()
+
+    clear()
+    httpd = make_server("127.0.0.1", 0, application, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_port}", application, checks
+    finally:
+        httpd.shutdown()
+        clear()
+        with application.app_context():
+            db.engine.dispose()
+
+
+def at_once(base: str, tries: list[tuple[str, str]]) -> list[int]:
+    """Each (name, password) from a browser of its own, the POSTs released together."""
+    import threading
+
+    import requests
+
+    browsers = []
+    for name, password in tries:
+        http = requests.Session()
+        page = http.get(f"{base}/login", timeout=30).text
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+        browsers.append((http, {"csrf_token": token, "username": name, "password": password}))
+    start = threading.Barrier(len(browsers))
+    statuses = [0] * len(browsers)
+
+    def send(i: int) -> None:
+        http, data = browsers[i]
+        start.wait()
+        statuses[i] = http.post(f"{base}/login", data=data, allow_redirects=False, timeout=60).status_code
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(len(browsers))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return statuses
+
+
+def trail(application, actor: str) -> list[tuple[int, AuditAction]]:
+    with application.app_context():
+        return db.session.execute(db.select(AuditLog.id, AuditLog.action).where(
+            AuditLog.actor.contains(actor), AuditLog.action.in_(
+                [AuditAction.LOGIN.value, AuditAction.LOGIN_FAILED.value, AuditAction.LOGIN_LOCKED.value]))
+            .order_by(AuditLog.id)).all()
+
+
+@pytest.mark.own_database
+def test_guesses_sent_at_once_check_no_more_passwords_than_the_limit(served):
+    """16 at once checked 10 passwords (limit 5) and two answered 500. Each attempt is
+    counted before its password is looked at, so no more than five are."""
+    base, application, checks = served
+    statuses = at_once(base, [("street", f"wrong-{i}-pass9") for i in range(16)])
+    assert set(statuses) <= {200, 429} and statuses.count(429) >= 11
+    assert 1 <= len(checks) <= 5
+    actions = [a for _, a in trail(application, "street")]
+    assert actions.count(AuditAction.LOGIN_FAILED) == len(checks)
+    assert actions.count(AuditAction.LOGIN_LOCKED) == 1
+    assert at_once(base, [("street", PASSWORD)]) == [429]   # locked: the right one too, unchecked
+    assert len(checks) <= 5
+
+
+@pytest.mark.own_database
+def test_right_and_wrong_at_once_no_500_and_no_login_after_the_lock(served):
+    """A right password among guesses: no 500 when its success clears the count the guesses
+    are using, and no login once the lock is set."""
+    base, application, _ = served
+    for _ in range(3):
+        statuses = at_once(base, [("leader", PASSWORD if i % 4 == 0 else f"wrong-{i}-pass9")
+                                  for i in range(16)])
+        assert set(statuses) <= {200, 302, 429}
+    entries = trail(application, "leader")
+    locks = [i for i, a in entries if a == AuditAction.LOGIN_LOCKED]
+    logins = [i for i, a in entries if a == AuditAction.LOGIN]
+    # which of them got in first is up to the race; that none did after the lock is not
+    assert locks and all(i < locks[0] for i in logins)
+    assert at_once(base, [("leader", PASSWORD)]) == [429]
+
+
+@pytest.mark.own_database
+def test_many_sign_in_to_one_shared_account_at_once(served):
+    """A station's staff share one login: eight at once all get in — beyond the limit's
+    worth of attempts being checked, the next waits for them instead of being refused."""
+    base, _, checks = served
+    assert at_once(base, [("station", PASSWORD)] * 8) == [302] * 8
+    assert len(checks) == 8
 
 
 # -- sessions ---------------------------------------------------------------------------

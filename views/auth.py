@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from time import monotonic, sleep
+from typing import Any, Callable
 
 from flask import (Blueprint, current_app, flash, redirect, render_template, request, session,
                    url_for)
@@ -19,11 +22,11 @@ from sqlalchemy import func, update
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 from wtforms import PasswordField, StringField
-from wtforms.validators import DataRequired, EqualTo, Length
+from wtforms.validators import DataRequired, EqualTo, Length, StopValidation
 
 from models import db, now
-from models.accounts import (LoginThrottle, User, check_decoy_password, new_session_token,
-                             password_problem)
+from models.accounts import (LoginThrottle, ThrottleRules, User, check_decoy_password,
+                             new_session_token, password_problem)
 from models.estates import Estate
 from models.governance import Community, OrgUnit, Street
 from models.audit import AuditAction, record
@@ -182,16 +185,105 @@ def locked_message(until: datetime, at: datetime) -> str:
     return f"登录失败次数过多，已暂时锁定，请在 {_when(until, at)} 之后再试"
 
 
+CROWDED_MESSAGE = "同时尝试登录的次数过多，请稍后再试"
+
+# An attempt that finds the limit's worth of attempts still being checked waits this long
+# for them to settle (a shared station account signed in to by many at once), polling
+# every CROWD_POLL_SECONDS; against a burst of guesses, the lock they set ends the wait.
+CROWD_WAIT_SECONDS = 10.0
+CROWD_POLL_SECONDS = 0.05
+
+
+@dataclass
+class Verdict:
+    """How a throttled password check ended."""
+
+    user: User | None = None               # the account the password opened
+    locked_until: datetime | None = None
+    crowded: bool = False
+
+    def refusal(self, at: datetime) -> str | None:
+        """The message of a refusal that is not "wrong password", if it is one."""
+        if self.locked_until is not None:
+            return locked_message(self.locked_until, at)
+        return CROWDED_MESSAGE if self.crowded else None
+
+
+def _rules() -> ThrottleRules:
+    config = current_app.config
+    return ThrottleRules(per_name=config["LOGIN_MAX_FAILURES"],
+                         per_address=config["LOGIN_MAX_FAILURES_PER_ADDRESS"],
+                         window=timedelta(minutes=config["LOGIN_FAILURE_WINDOW_MINUTES"]),
+                         lock=timedelta(minutes=config["LOGIN_LOCK_MINUTES"]))
+
+
+def _what(kind: str, key: str) -> str:
+    return f"登录名「{key}」" if kind == LoginThrottle.USERNAME else f"地址 {key}"
+
+
+def throttled_check(name: str, check: Callable[[], User | None], failure: str, at: datetime,
+                    actor: tuple[int | None, str] | None = None) -> Verdict:
+    """Check a password under the login throttle, for the login form and for the current
+    password of 修改密码 alike: one count and one lock per name. The attempt is counted
+    (and committed, so every server sees it) before ``check`` runs; a wrong one is
+    recorded as ``failure``, a lock once; attempts refused unchecked are only counted, and
+    reported once in a summary row. ``check`` returns the account the password opens, or
+    None; ``actor`` names who tried (by default the user logged in). A right verdict is
+    left uncommitted, for the caller's own writes."""
+    address = request.remote_addr
+    rules = _rules()
+    deadline = monotonic() + CROWD_WAIT_SECONDS
+    while True:
+        taken = LoginThrottle.take(name, address, at, rules)
+        for kind, key, count in taken.summaries:
+            record(AuditAction.LOGIN_FAILED, None, actor=actor,
+                   note=f"{_what(kind, key)}另有 {count} 次登录尝试未核对密码即被拒绝"
+                        f"（锁定期间或同时尝试过多），未逐次记录")
+        if taken.crowded is None or monotonic() >= deadline:
+            break
+        db.session.commit()
+        sleep(CROWD_POLL_SECONDS)
+    if taken.crowded is not None:  # waited long enough: refused unchecked, like a lock's
+        LoginThrottle.count_refusal(*taken.crowded)
+    db.session.commit()
+    if not taken.admitted:
+        return Verdict(locked_until=taken.locked_until, crowded=taken.crowded is not None)
+    user = check()
+    if user is not None:
+        until = LoginThrottle.succeed(name, address, at)
+        if until is not None:  # locked while the password was being checked: refused all the same
+            db.session.commit()
+            return Verdict(locked_until=until)
+        return Verdict(user=user)
+    record(AuditAction.LOGIN_FAILED, None, actor=actor,
+           note=f"{failure}：{name[:40]}（来自 {address or '未知地址'}）")
+    locks = LoginThrottle.fail(name, address, at, rules)
+    for kind, key, until in locks:
+        record(AuditAction.LOGIN_LOCKED, None, actor=actor,
+               note=f"{_what(kind, key)}在 {int(rules.window.total_seconds()) // 60} 分钟内登录失败过多，"
+                    f"锁定至 {until:%Y-%m-%d %H:%M}")
+    db.session.commit()
+    return Verdict(locked_until=max((u for _, _, u in locks), default=None))
+
+
+def no_nul(form: FlaskForm, field: Any) -> None:
+    # NUL cannot even be sent in a query on PostgreSQL (a 500): refused before any is made,
+    # in the words the generated forms use (views.engine.AdminForm)
+    if isinstance(field.data, str) and "\x00" in field.data:
+        raise StopValidation("不能包含空字符（\\0）")
+
+
 class LoginForm(FlaskForm):
-    username = StringField("登录名", validators=[DataRequired("请输入登录名"), Length(max=40)])
-    password = PasswordField("密码", validators=[DataRequired("请输入密码"), Length(max=200)])
+    username = StringField("登录名", filters=[lambda v: v.strip() if isinstance(v, str) else v],
+                           validators=[no_nul, DataRequired("请输入登录名"), Length(max=40)])
+    password = PasswordField("密码", validators=[no_nul, DataRequired("请输入密码"), Length(max=200)])
 
 
 class PasswordForm(FlaskForm):
-    current = PasswordField("当前密码", validators=[DataRequired("请输入当前密码")])
-    new = PasswordField("新密码", validators=[DataRequired("请输入新密码")])
+    current = PasswordField("当前密码", validators=[no_nul, DataRequired("请输入当前密码")])
+    new = PasswordField("新密码", validators=[no_nul, DataRequired("请输入新密码")])
     confirm = PasswordField("确认新密码", validators=[
-        DataRequired("请再次输入新密码"), EqualTo("new", "两次输入的新密码不一致")])
+        no_nul, DataRequired("请再次输入新密码"), EqualTo("new", "两次输入的新密码不一致")])
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -201,44 +293,26 @@ def login():
         return redirect(target)
     form = LoginForm()
     if form.validate_on_submit():
-        name = form.username.data.strip()
-        address = request.remote_addr
+        name, password = form.username.data, form.password.data
         at = now()
-        config = current_app.config
-        shown = f"{name[:40]}（来自 {address or '未知地址'}）"
-        locked = LoginThrottle.locked_until_for(name, address, at)
-        if locked is not None:
-            # the password is not even looked at while locked
-            record(AuditAction.LOGIN_FAILED, None, actor=(None, name[:40]),
-                   note=f"锁定期间尝试登录：{shown}")
-            db.session.commit()
-            flash(locked_message(locked, at), "error")
-            return render_template("auth/login.html", form=form), 429
-        user = db.session.scalar(db.select(User).where(User.username == name))
-        # the same hashing whether the name exists, is disabled or not: no timing tells which
-        right = user.check_password(form.password.data) if user else check_decoy_password(form.password.data)
-        if user is not None and user.active and right:
-            LoginThrottle.succeed(name)
+
+        def check() -> User | None:
+            user = db.session.scalar(db.select(User).where(User.username == name))
+            # the same hashing whether the name exists, is disabled or not: no timing tells which
+            right = user.check_password(password) if user else check_decoy_password(password)
+            return user if user is not None and user.active and right else None
+
+        verdict = throttled_check(name, check, "登录失败", at, actor=(None, name[:40]))
+        if verdict.user is not None:
+            user = verdict.user
             _mark_login(user, at)
             _start_session(user, at)
-            record(AuditAction.LOGIN, user, note=f"登录成功（来自 {address or '未知地址'}）")
+            record(AuditAction.LOGIN, user, note=f"登录成功（来自 {request.remote_addr or '未知地址'}）")
             db.session.commit()
             return redirect(target)
-        record(AuditAction.LOGIN_FAILED, None, actor=(None, name[:40]), note=f"登录失败：{shown}")
-        locks = LoginThrottle.fail(
-            name, address, at,
-            limits={LoginThrottle.USERNAME: config["LOGIN_MAX_FAILURES"],
-                    LoginThrottle.ADDRESS: config["LOGIN_MAX_FAILURES_PER_ADDRESS"]},
-            window=timedelta(minutes=config["LOGIN_FAILURE_WINDOW_MINUTES"]),
-            lock=timedelta(minutes=config["LOGIN_LOCK_MINUTES"]))
-        for kind, key, until in locks:
-            what = f"登录名「{key}」" if kind == LoginThrottle.USERNAME else f"地址 {key}"
-            record(AuditAction.LOGIN_LOCKED, None, actor=(None, name[:40]),
-                   note=f"{what}在 {config['LOGIN_FAILURE_WINDOW_MINUTES']} 分钟内登录失败过多，"
-                        f"锁定至 {until:%Y-%m-%d %H:%M}")
-        db.session.commit()
-        if locks:
-            flash(locked_message(max(u for _, _, u in locks), at), "error")
+        refusal = verdict.refusal(at)
+        if refusal:
+            flash(refusal, "error")
             return render_template("auth/login.html", form=form), 429
         flash("登录名或密码错误，或账号已停用", "error")
     return render_template("auth/login.html", form=form)
@@ -269,14 +343,26 @@ def change_password():
     form = PasswordForm()
     if form.validate_on_submit():
         user = current_user._get_current_object()
+        at = now()
+        # the current password is a password guess like any other: the login's count and lock
+        verdict = throttled_check(user.username,
+                                  lambda: user if user.check_password(form.current.data) else None,
+                                  "修改密码时当前密码不正确", at)
         problem = password_problem(form.new.data, user.username)
-        if not user.check_password(form.current.data):
+        refusal = verdict.refusal(at)
+        if refusal:
+            flash(refusal, "error")
+            return render_template("auth/password.html", form=form), 429
+        if verdict.user is None:
             form.current.errors.append("当前密码不正确")
         elif problem:
+            db.session.commit()  # the attempt is settled: a right password
             form.new.errors.append(problem)
         else:
-            user.set_password(form.new.data)  # ends the account's other sessions …
+            user.change_own_password(form.new.data)  # ends the account's other sessions …
             session["auth_token"] = user.session_token  # … but not this one
+            record(AuditAction.PASSWORD_CHANGED, user,
+                   note=f"修改了自己的密码（来自 {request.remote_addr or '未知地址'}），其他会话随即失效")
             db.session.commit()
             flash("密码已修改", "success")
             return redirect(url_for("admin.index"))

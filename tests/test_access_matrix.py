@@ -64,11 +64,12 @@ def view_of(app, model: type) -> Any:
 
 
 def may_do(username: str, spec: Any, operation: str) -> bool:
-    """What the declaration grants: the administrator everything; station staff only on
-    their own station's records; everyone else what ``Perms`` lists for their role."""
+    """What the declaration grants: the administrator everything but writing a sealed
+    model (the audit trail); station staff only on their own station's records; everyone
+    else what ``Perms`` lists for their role."""
     role = ROLE[username]
     if role == Role.ADMIN:
-        return True
+        return operation == "read" or not spec.perms.sealed
     if spec.station is not None and role == Role.STATION_STAFF and STATION_OF[username] != spec.station:
         return False
     return role in spec.perms.roles(operation)
@@ -482,7 +483,7 @@ def test_mass_assignment_on_create_sets_keys_stamps_and_state_itself(app, client
 
     client = clients["admin"]
     created, problems = [], []
-    for model in MODELS:
+    for model in [m for m in MODELS if may_do("admin", m.__admin__, "create")]:
         base = f"/admin/{model.__tablename__}/"
         with app.app_context():
             key = rows_for(model, "admin")["in"]

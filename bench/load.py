@@ -26,7 +26,9 @@ edits accepted and refused, then checks, and exits non-zero if any check fails:
   trail, its state changes form one chain ending in its state now;
 * every login the server accepted is in the audit trail;
 * the monthly case tallies (models.tallies, kept by flush hooks) equal a count over the
-  records (``case_drift``; compared, not rebuilt).
+  records (``case_drift``; compared, not rebuilt);
+* the audit trail's hash chain holds (``verify_chain``): writers at the same moment never
+  chained two entries to the same predecessor.
 
 The database is dropped at the end (``--keep`` keeps it, and says where).
 """
@@ -474,6 +476,7 @@ def check(url: str, tally: Tally) -> list[str]:
     """Every failed check, in words (empty: all hold)."""
     from sqlalchemy import create_engine, text
 
+    from models.audit import verify_chain
     from models.casework import RepairTicket
     from models.tallies import case_drift
 
@@ -549,6 +552,11 @@ def check(url: str, tally: Tally) -> list[str]:
         drift = case_drift(conn)
         for (estate, month), kept, counted in drift[:10]:
             problems.append(f"月度汇总不一致：小区 {estate} {month:%Y-%m} 汇总 {kept}，按记录 {counted}")
+
+        # one chain through every entry, though many wrote at once
+        _, broken, _, _ = verify_chain(conn)
+        if broken:
+            problems.append(f"操作日志哈希链断开：{broken}")
     engine.dispose()
     return problems
 

@@ -58,10 +58,19 @@ def include_object(obj, name, type_, reflected, compare_to):
 
 
 def ensure_search_indexes(connection):
-    """Restore search triggers a batch table copy dropped (models.search.ensure_index)."""
+    """Restore search triggers a batch table copy dropped (models.search.ensure_index),
+    and the audit trail's append-only triggers (models.audit.ensure_append_only) once
+    the migration that chains the trail has run."""
+    from sqlalchemy import inspect
+
+    from models.audit import ensure_append_only
     from models.search import ensure_indexes
 
     ensure_indexes(connection)
+    inspector = inspect(connection)
+    if "audit_log" in inspector.get_table_names() and "row_hash" in {
+            c["name"] for c in inspector.get_columns("audit_log")}:
+        ensure_append_only(connection)
 
 
 def get_metadata():

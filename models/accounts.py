@@ -14,7 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import TimestampMixin, db
-from .declare import ChoiceType, Invalid, ModelAdmin, Perms, Role, field, relation
+from .declare import ChoiceType, Invalid, ModelAdmin, Perms, Refused, Role, field, relation
 
 # A user sees the rows of the streets, communities and estates they are bound to;
 # a user bound to nothing sees nothing, except the system administrator.
@@ -149,6 +149,15 @@ class User(UserMixin, TimestampMixin, db.Model):
     def station(self) -> str | None:
         """The kind of station a station-staff account works at."""
         return self.unit.kind.value if self.unit is not None and self.unit.kind else None
+
+    def clean_delete(self) -> None:
+        """An account that has acted stays: the trail names it, and the trail is never
+        rewritten (its entries are not UPDATEd to forget the account). It is disabled."""
+        from .audit import AuditLog
+
+        if db.session.scalar(db.select(AuditLog.id).where(AuditLog.user_id == self.id).limit(1)) is not None:
+            raise Refused(f"账号「{self}」已有操作记录，不能删除（操作日志须保留操作人）；"
+                          "如不再使用，请在修改页取消「启用」以停用该账号")
 
     def clean(self) -> None:
         bound = bool(self.streets or self.communities or self.estates)

@@ -235,6 +235,9 @@ class Perms:
     create: Iterable[str] = (Role.STREET_STAFF,)
     edit: Iterable[str] = (Role.STREET_STAFF,)
     delete: Iterable[str] = (Role.STREET_STAFF,)
+    sealed: bool = False
+    """Rows nobody creates, edits or deletes by hand, the administrator neither: the
+    application alone appends them (the audit trail)."""
 
     def roles(self, op: str) -> frozenset[str]:
         return frozenset(str(r.value if isinstance(r, Role) else r) for r in getattr(self, op))
@@ -243,7 +246,7 @@ class Perms:
         if role is None:
             return False
         if role == Role.ADMIN:
-            return True
+            return op == "read" or not self.sealed
         return role in self.roles(op)
 
     @classmethod
@@ -259,6 +262,11 @@ class Perms:
     @classmethod
     def admin_only(cls) -> "Perms":
         return cls(read=(), create=(), edit=(), delete=())
+
+    @classmethod
+    def append_only(cls, *readers: str) -> "Perms":
+        """The administrator and ``readers`` read; no one writes (see ``sealed``)."""
+        return cls(read=readers, create=(), edit=(), delete=(), sealed=True)
 
 
 @dataclass(frozen=True)
@@ -322,12 +330,14 @@ class ModelAdmin:
     perms: Perms = Perms()
     """Who may read, create, edit and delete."""
 
-    scope: str | tuple[str, ...] | None = None
+    scope: str | tuple[str, ...] | Callable[[Any, bool], Any] | None = None
     """Path to the column that places a row in a street, community or estate:
     ``"id"`` on those tables themselves, ``"community_id"``, ``"estate_id"``, or a
     dotted path such as ``"inspection.estate_id"``. Several paths, finest first —
     ``("community_id", "street_id")`` — place a row by the first one that is set.
-    ``None``: not scoped (reference data every user may see)."""
+    ``None``: not scoped (reference data every user may see). A function
+    ``(user, write) -> clause`` places rows that name other rows instead of lying in a
+    street (the audit trail: an entry lies where the row it names lies)."""
 
     workflow: Any = None
     """A :class:`models.workflow.Workflow`: states, transitions, clocks."""
@@ -419,7 +429,8 @@ def placing_parents(spec: "ModelAdmin") -> tuple["ModelAdmin", ...]:
     from sqlalchemy import inspect as sa_inspect
 
     model = getattr(spec, "model", None)
-    paths = (spec.scope,) if isinstance(spec.scope, str) else tuple(spec.scope or ())
+    paths = (spec.scope,) if isinstance(spec.scope, str) else () if callable(spec.scope) \
+        else tuple(spec.scope or ())
     found: list[ModelAdmin] = []
     for path in paths if model is not None else ():
         current = model

@@ -95,7 +95,7 @@ def _ids_at(level: str, user: Any, write: bool = False) -> list[Any]:
 
 def scope_paths(model: type) -> tuple[str, ...] | None:
     scope = getattr(getattr(model, "__admin__", None), "scope", None)
-    if scope is None:
+    if scope is None or callable(scope):
         return None
     return (scope,) if isinstance(scope, str) else tuple(scope)
 
@@ -133,13 +133,16 @@ def _placed(model: type, user: Any, write: bool) -> ColumnElement[bool] | None:
     """Where the row lies against the user's bindings (street → community → estate)."""
     from sqlalchemy import and_, or_
 
+    placing = getattr(getattr(model, "__admin__", None), "scope", None)
     paths = scope_paths(model)
-    if paths is None:
+    if paths is None and not callable(placing):
         return None
     if user is None or not getattr(user, "is_authenticated", True):
         return false()
     if getattr(user, "is_unrestricted", False):
         return None
+    if callable(placing):  # rows placed by the rows they name (the audit trail)
+        return placing(user, write)
     alternatives, finer_set = [], []
     for i, path in enumerate(paths):
         column = resolve_column(model, path)
@@ -150,6 +153,25 @@ def _placed(model: type, user: Any, write: bool) -> ColumnElement[bool] | None:
         alternatives.append(and_(*[~f for f in finer_set], here) if finer_set else here)
         finer_set.append(_along(model, path, column.isnot(None)))
     return or_(*alternatives) if len(alternatives) > 1 else alternatives[0]
+
+
+def accounts_within(user: Any) -> Any:
+    """The ids of the accounts bound only inside ``user``'s scope (looking down: the
+    street's community and estate accounts for a street-bound user) — whatever they did,
+    they did there. Accounts bound to nothing (the administrator) are not among them."""
+    from sqlalchemy import not_, or_, union
+
+    from .accounts import user_community, user_estate, user_street
+
+    inside, outside = [], []
+    for table, level in ((user_street, "street"), (user_community, "community"), (user_estate, "estate")):
+        column = table.c[f"{level}_id"]
+        sources = _ids_at(level, user, write=True)
+        member = or_(*[column.in_(src) for src in sources]) if sources else false()
+        inside.append(select(table.c.user_id).where(member))
+        outside.append(select(table.c.user_id).where(not_(member)))
+    within = union(*inside).subquery()
+    return select(within.c.user_id).where(within.c.user_id.not_in(union(*outside)))
 
 
 def in_scope(obj: Any, user: Any, write: bool = True, include_deleted: bool = False) -> bool:

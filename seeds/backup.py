@@ -13,6 +13,11 @@
 and checked first; a backup taken at another schema revision is refused unless
 ``--any-revision``; the database is replaced in one transaction, and the file folders
 are swapped only alongside it. A restore is recorded in the audit trail.
+
+The audit trail refuses row updates and deletes (models.audit), not replacing the
+database: a restore drops the tables and the schema's functions (PostgreSQL) or replaces
+the file's pages (SQLite), never deletes rows one by one, and the restored trail goes on
+from the backup's last entry.
 """
 
 from __future__ import annotations
@@ -384,6 +389,12 @@ BEGIN
   FOR r IN SELECT t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
            WHERE n.nspname = 'public' AND t.typtype IN ('e', 'd') LOOP
     EXECUTE format('DROP TYPE IF EXISTS public.%I CASCADE', r.typname);
+  END LOOP;
+  -- the schema's own functions (the audit trail's trigger), not an extension's
+  FOR r IN SELECT p.oid::regprocedure AS signature FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+           WHERE n.nspname = 'public' AND p.prokind IN ('f', 'p')
+             AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e') LOOP
+    EXECUTE format('DROP ROUTINE IF EXISTS %s CASCADE', r.signature);
   END LOOP;
 END $$;
 """

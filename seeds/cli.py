@@ -18,6 +18,7 @@ def register_cli(app: Flask) -> None:
     from .backup import backup
     from .scale import seed_scale
 
+    app.cli.add_command(audit)
     app.cli.add_command(backup)
     app.cli.add_command(seed)
     app.cli.add_command(users)
@@ -84,6 +85,25 @@ def tallies_check() -> None:
     if drift:
         raise click.ClickException(f"{len(drift)} 个月度汇总与记录不一致（flask tallies rebuild 可重算）")
     click.echo("汇总表与记录一致")
+
+
+@click.group(cls=AppGroup, help="操作日志（只能追加，每条带有前后相连的哈希）")
+def audit() -> None:
+    pass
+
+
+@audit.command("verify", help="按编号顺序核对操作日志的哈希链：有记录被修改或删除时指出第一处，并以非零状态退出")
+def audit_verify() -> None:
+    from models.audit import verify_chain
+
+    held, problem, last_id, last_hash = verify_chain(db.session.connection())
+    db.session.rollback()
+    if problem:
+        raise click.ClickException(f"操作日志核对未通过：{problem}（此前 {held} 条完好）")
+    click.echo(f"OK {held} rows")
+    if last_id is not None:
+        # removing the newest entries breaks no link: a hash noted now shows it later
+        click.echo(f"最后一条：编号 {last_id}，哈希 {last_hash}（可另行记下，下次核对时比对）")
 
 
 @click.group(cls=AppGroup, help="管理用户账号")

@@ -16,6 +16,7 @@ from typing import Any, Iterator
 
 import pytest
 from sqlalchemy import inspect, text
+from sqlalchemy.exc import DBAPIError
 
 from app import create_app
 from models import db
@@ -90,8 +91,7 @@ def change_things(app: Any) -> None:
                     {"name": "永乐花园（改）", "community": community, "estate_class": "first", "households": "7"})
     assert r.status_code == 302, flashes(r.text)
     with app.app_context():
-        db.session.execute(text("DELETE FROM mediation_session"))
-        db.session.execute(text("DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log ORDER BY id LIMIT 5)"))
+        db.session.execute(text("DELETE FROM mediation_session"))  # the trail itself refuses deletes
         db.session.commit()
     root = Path(app.instance_path)
     (root / "photos/1.jpg").unlink()
@@ -129,6 +129,13 @@ def test_a_round_trip_gives_back_every_row_and_every_file(world, tmp_path):
     assert len(added) == 1 and "从备份恢复：wuye.tar.gz" in added[0]
     assert sorted(set(after["audit_log"]) - set(added)) == before_rows["audit_log"]
     assert files(world) == before_files
+    # the restored trail holds, the restore chained onto it, and it is append-only again
+    verified = world.test_cli_runner().invoke(args=["audit", "verify"])
+    assert verified.exit_code == 0 and verified.output.startswith("OK "), verified.output
+    with world.app_context():
+        with pytest.raises(DBAPIError):
+            with db.engine.begin() as connection:
+                connection.execute(text("DELETE FROM audit_log"))
 
     # the application carries on: it reads the restored rows and writes new ones (ids and
     # sequences restored too)

@@ -4,8 +4,8 @@
   no 5xx, no lost update, edits and transitions accepted and every check passed.
 * The checks themselves, held against a database where nothing happened: an edit the
   users say was accepted but the audit trail lacks is reported as a lost update; a refused
-  edit whose value is in the row, a transition missing from the trail, a login not logged
-  and a tally that disagrees with the records are each reported.
+  edit whose value is in the row, a transition missing from the trail, a login not logged,
+  a tally that disagrees with the records and a broken hash chain are each reported.
 """
 
 from __future__ import annotations
@@ -97,3 +97,24 @@ def test_the_checks_report_what_the_server_did_not_keep(own_database):
             conn.execute(text("UPDATE case_tally SET tickets = tickets - 1 WHERE estate_id = "
                               "(SELECT min(estate_id) FROM case_tally)"))
         engine.dispose()
+
+
+@pytest.mark.own_database
+def test_the_checks_report_a_broken_audit_chain(own_database):
+    from models.audit import drop_append_only, ensure_append_only
+
+    engine = create_engine(own_database)
+    with engine.connect() as conn:
+        key, note = conn.execute(text("SELECT id, note FROM audit_log ORDER BY id LIMIT 1 OFFSET 3")).one()
+    try:
+        with engine.begin() as conn:  # as someone with the owner's rights, behind the application
+            drop_append_only(conn)
+            conn.execute(text("UPDATE audit_log SET note = '改过' WHERE id = :k"), {"k": key})
+        assert any(p.startswith("操作日志哈希链断开") and f"编号 {key} " in p for p in check(own_database, Tally()))
+    finally:
+        with engine.begin() as conn:  # leave the shared database as it was
+            drop_append_only(conn)
+            conn.execute(text("UPDATE audit_log SET note = :n WHERE id = :k"), {"n": note, "k": key})
+            ensure_append_only(conn)
+        engine.dispose()
+    assert check(own_database, Tally()) == []

@@ -876,6 +876,18 @@ def test_pages_and_exports_are_never_cached(client_for, url):
     assert r.headers["Cache-Control"] == "no-store"
 
 
+@pytest.mark.parametrize("url, allowed", [("/logout", {"POST"}), ("/admin/estate/action/", {"POST"}),
+                                          ("/admin/estate/delete/", {"POST"})])
+def test_a_method_not_allowed_names_the_methods_that_are(client_for, url, allowed):
+    """RFC 9110: a 405 carries ``Allow``; our Chinese error page keeps werkzeug's header."""
+    r = client_for("street").get(url)
+    assert r.status_code == 405
+    assert allowed <= {m.strip() for m in r.headers.get("Allow", "").split(",")}, r.headers.get("Allow")
+    assert "不支持的操作" in r.text
+    ajax = client_for("street").get(url, headers={"X-Requested-With": "XMLHttpRequest"})
+    assert ajax.status_code == 405 and ajax.is_json and "Allow" in ajax.headers
+
+
 @pytest.mark.parametrize("url", ["/static/js/app.js", "/static/css/app.css",
                                  "/admin/static/vendor/jquery.min.js"])
 def test_static_files_may_be_cached(client_for, url):

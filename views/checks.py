@@ -170,7 +170,7 @@ def _check_model(model: type) -> list[str]:
                 out.append(f"{where}: action '{act.name}' names unknown role '{code}'"
                            + _hint(str(code), KNOWN_ROLES))
 
-    for path in ((spec.scope,) if isinstance(spec.scope, str) else spec.scope or ()):
+    for path in ((spec.scope,) if isinstance(spec.scope, str) else () if callable(spec.scope) else spec.scope or ()):
         if resolve_column(model, path) is None:
             out.append(f"{where}: scope '{path}' is not a column path of {model.__name__}")
         elif anchor_level(model, path) is None:

@@ -257,7 +257,7 @@ class MoneyTrailView(ScopedPage):
 
     @expose("/")
     def index(self) -> Any:
-        from models.audit import AuditLog
+        from models.audit import AuditLog, entries_about
 
         from . import formatting
         from .exports import csv_response
@@ -269,7 +269,7 @@ class MoneyTrailView(ScopedPage):
         stmt = select(AuditLog).where(
             AuditLog.at >= datetime.combine(start, datetime.min.time()),
             AuditLog.at < datetime.combine(end + timedelta(days=1), datetime.min.time()),
-            or_(*[_in_scope_rows(model) for model in models])).order_by(AuditLog.at, AuditLog.id)
+            or_(*[entries_about(model, current_user) for model in models])).order_by(AuditLog.at, AuditLog.id)
         labels = {m.__tablename__: m for m in models}
 
         def rows() -> Any:
@@ -290,19 +290,6 @@ def money_models() -> list[type]:
     from models.funds import MONEY_MODELS
 
     return list(MONEY_MODELS)
-
-
-def _in_scope_rows(model: type) -> Any:
-    """Audit entries of ``model`` whose row lies in the user's scope."""
-    from sqlalchemy import String, and_, cast
-
-    from models.audit import AuditLog
-
-    ids = select(cast(model.id, String))
-    clause = scope_clause(model, current_user)
-    if clause is not None:
-        ids = ids.where(clause)
-    return and_(AuditLog.model == model.__tablename__, AuditLog.row_id.in_(ids))
 
 
 class ReportView(ScopedPage):

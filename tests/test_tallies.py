@@ -936,11 +936,16 @@ def test_two_saves_for_one_estate_at_once_are_both_counted(own_database, tmp_pat
     but not committed; the second saves another case of the same estate and month. With
     the advisory lock the second waits for the first's commit, then counts both. Without
     it the second recounts from a snapshot that misses the first's tally row and collides
-    with it (a refused save) — the lock is what keeps concurrent saves both counted."""
+    with it (a refused save) — the lock is what keeps concurrent saves both counted.
+
+    An audited save also waits at the audit trail's chain lock (models.audit.hold_chain),
+    which would serialise the two as well; the race is reproduced with no audit entry
+    written, so that only the tally lock is being tested (and the chain is not forked)."""
     import threading
 
     from sqlalchemy.exc import IntegrityError
 
+    import models.audit as audit
     import models.tallies as tallies
     from app import create_app
     from models.tallies import case_drift
@@ -949,6 +954,7 @@ def test_two_saves_for_one_estate_at_once_are_both_counted(own_database, tmp_pat
         pytest.skip("SQLite writes one transaction at a time")
     if not locked:
         monkeypatch.setattr(tallies, "_lock_estates", lambda connection, estates: None)
+        monkeypatch.setattr(audit, "_audited", lambda obj: False)
     app = create_app({"SQLALCHEMY_DATABASE_URI": own_database, "INSTANCE_PATH": str(tmp_path),
                       "SECRET_KEY": "tally-race", "TESTING": True, "DATABASE_BUSY_TIMEOUT": 10})
     with app.app_context():

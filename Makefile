@@ -56,12 +56,18 @@ run: $(STAMP) system-run
 	$(FLASK) seed demo
 	$(FLASK) run --host $${HOST:-127.0.0.1} --port $${PORT:-5000}
 
+# Tests run on every core (pytest-xdist): each worker builds its own database and demo;
+# a test file stays on one worker (its module fixtures are built once). TEST_WORKERS=0
+# runs in this process (a debugger, -x, print statements).
+TEST_WORKERS ?= auto
+PYTEST := $(BIN)/python -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
+
 test: $(STAMP) system-test
 	@echo "== SQLite =="
-	$(BIN)/python -m pytest
+	$(PYTEST)
 	@if $(BIN)/python -c "$(PG_PROBE)" 2>/dev/null; then \
 	  echo "== PostgreSQL (a fresh database, created and dropped by the run) =="; \
-	  TEST_DATABASE_URL=$(PG_SERVER) $(BIN)/python -m pytest; \
+	  TEST_DATABASE_URL=$(PG_SERVER) $(PYTEST); \
 	elif [ "$$CI" = "true" ]; then \
 	  echo "CI: PostgreSQL must answer at 127.0.0.1:5432"; exit 1; \
 	else \

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 
 from models import db, declared_models
 from views import auth, errors, formatting, i18n, menu, security
-from views.checks import DeclarationError, check_declarations
+from models.kernel.checks import DeclarationError, check_declarations
 from views.engine import build_view
 from views.home import HomeView
 
@@ -46,6 +46,31 @@ def init_migrations(app: Flask) -> None:
     from flask_migrate import Migrate
 
     Migrate(app, db, directory=str(ROOT / "migrations"), compare_type=True)
+
+
+# Commands that run although a declaration is wrong: migrating the schema, and the
+# check that says what is wrong. The application itself refuses to serve.
+TOLERANT_COMMANDS = frozenset({"db", "check"})
+
+
+def cli_command() -> str | None:
+    """The ``flask`` command this process runs (``db`` in ``flask --app app db upgrade``),
+    or ``None`` when it serves requests or runs tests."""
+    import sys
+
+    import click
+
+    if click.get_current_context(silent=True) is None:
+        return None
+    args, skip = sys.argv[1:], False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in ("--app", "-A", "--env-file", "-e"):
+            skip = True
+        elif not arg.startswith("-"):
+            return arg
+    return None
 
 
 def database_url(raw: str | None, instance_path: str) -> str:
@@ -130,8 +155,10 @@ def create_app(config: dict[str, Any] | None = None,
 
     models = [*declared_models(), *extra_models]
     problems = check_declarations(models)
-    if problems:
-        raise DeclarationError("模型声明有误，应用未启动：\n  - " + "\n  - ".join(problems))
+    app.extensions["declaration_problems"] = problems
+    if problems and cli_command() not in TOLERANT_COMMANDS:
+        raise DeclarationError("模型声明有误，应用未启动：\n  - " + "\n  - ".join(map(str, problems))
+                               + "\n（flask --app app check 列出全部问题；flask db … 仍可运行）")
 
     if app.config["PROXY_COUNT"]:
         # the client's address (login throttling) and https (secure cookies) as the proxy saw them
@@ -156,7 +183,7 @@ def create_app(config: dict[str, Any] | None = None,
                   index_view=HomeView(name="首页", url="/admin", endpoint="admin"),
                   translations_path=str(i18n.TRANSLATIONS),
                   csp_nonce_generator=security.csp_nonce)
-    for model in models:
+    for model in models if not problems else ():  # a broken declaration builds no screens
         admin.add_view(build_view(model))
     from views.pages import LateView, MoneyTrailView, ReportView, RolloutView, StandingView
 

@@ -64,8 +64,8 @@ PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 PASSWORD = "demo1234"
 
-STALE = "这条记录在您打开之后已被"          # views.engine.STALE_MESSAGE
-WRONG_STATE = "当前状态为"                  # models.workflow.perform, a transition already taken
+STALE = "这条记录在您打开之后已被"          # views.engine.writes.STALE_MESSAGE
+WRONG_STATE = "当前状态为"                  # models.kernel.workflow.perform, a transition already taken
 MARK = "压测"                               # every value an edit sends starts with it
 
 # Who works: (login, what they do). Cycled over the users, so several people share each
@@ -476,8 +476,8 @@ def check(url: str, tally: Tally) -> list[str]:
     """Every failed check, in words (empty: all hold)."""
     from sqlalchemy import create_engine, text
 
-    from models.audit import verify_chain
-    from models.casework import RepairTicket
+    from models.kernel.audit import verify_chain
+    from models.repairs import RepairTicket
     from models.tallies import case_drift
 
     problems: list[str] = []

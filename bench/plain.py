@@ -39,7 +39,8 @@ class PlainComplaintView(ModelView):
 
 
 def create_plain_app(database_url: str) -> Flask:
-    from models.casework import Complaint, RepairTicket
+    from models.casework import Complaint
+    from models.repairs import RepairTicket
 
     app = Flask("plain")
     app.config.update(SQLALCHEMY_DATABASE_URI=database_url, SECRET_KEY="plain",

@@ -115,9 +115,9 @@ def measure(url: str, repeat: int, with_export: bool, plain_export: bool) -> lis
     from app import create_app
     from bench.plain import create_plain_app, filter_arg
     from models import db
-    from models.casework import RepairTicket
+    from models.repairs import RepairTicket
     from views.auth import plant_login
-    from views.engine import encode_cursor
+    from views.engine.listing import encode_cursor
 
     instance = OUT / "instance"
     product = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench",

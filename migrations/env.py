@@ -42,8 +42,8 @@ target_db = current_app.extensions['migrate'].db
 
 
 def render_item(type_, obj, autogen_context):
-    """Choice columns are plain strings in the database (models.declare.ChoiceType)."""
-    from models.declare import ChoiceType
+    """Choice columns are plain strings in the database (models.kernel.declare.ChoiceType)."""
+    from models.kernel.declare import ChoiceType
 
     if type_ == "type" and isinstance(obj, ChoiceType):
         return "sa.String(length=32)"
@@ -51,20 +51,20 @@ def render_item(type_, obj, autogen_context):
 
 
 def include_object(obj, name, type_, reflected, compare_to):
-    """Full-text index objects live outside the models' metadata (models.search)."""
-    from models.search import is_search_object
+    """Full-text index objects live outside the models' metadata (models.kernel.search)."""
+    from models.kernel.search import is_search_object
 
     return not is_search_object(name, type_)
 
 
 def ensure_search_indexes(connection):
-    """Restore search triggers a batch table copy dropped (models.search.ensure_index),
-    and the audit trail's append-only triggers (models.audit.ensure_append_only) once
+    """Restore search triggers a batch table copy dropped (models.kernel.search.ensure_index),
+    and the audit trail's append-only triggers (models.kernel.audit.ensure_append_only) once
     the migration that chains the trail has run."""
     from sqlalchemy import inspect
 
-    from models.audit import ensure_append_only
-    from models.search import ensure_indexes
+    from models.kernel.audit import ensure_append_only
+    from models.kernel.search import ensure_indexes
 
     ensure_indexes(connection)
     inspector = inspect(connection)

@@ -1,92 +1,59 @@
-"""The domain, one module per area; each model carries its own ``__admin__`` declaration."""
+"""The domain: one module per area, each model with its own ``__admin__`` declaration,
+on the generic kernel (``models.kernel``).
+
+Every module of this package is imported here — found, not listed — so a new area's
+models reach the metadata (and ``flask db migrate``) by existing. What the kernel needs
+to know of the domain is configured once, below: the roles, the menu, and the places
+rows lie in (street → community → estate).
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
+import importlib
+import pkgutil
 
-from flask_sqlalchemy import SQLAlchemy
-from flask_sqlalchemy.session import Session as _FlaskSession
-from sqlalchemy import DateTime, Integer, MetaData
-from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+from .kernel import (AppSession, Base, Hierarchy, Level, TimestampMixin, Versioned, configure, db,  # noqa: F401
+                     declared_models, now)
 
-# Constraint names that say which columns they guard: the engine turns a violated
-# constraint back into the Chinese label of its column.
-NAMING_CONVENTION = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+# Menu categories in the order they appear in the navigation bar.
+CATEGORIES: tuple[str, ...] = (
+    "治理架构",
+    "小区与自治",
+    "监督考评",
+    "案件办理",
+    "推进实施",
+    "资金管理",
+    "系统管理",
+)
 
 
-def now() -> datetime:
-    """Local wall-clock time, naive: the office, its clocks and its users are all in
-    China Standard Time, and SQLite has no time zones."""
-    return datetime.now(LOCAL_TZ).replace(tzinfo=None, microsecond=0)
+def _discover() -> list[str]:
+    """Import every domain module of this package (the kernel is imported already)."""
+    found = []
+    for info in pkgutil.iter_modules(__path__):
+        if info.name != "kernel" and not info.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{info.name}")
+            found.append(info.name)
+    return found
 
 
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+AREAS = _discover()
 
+from .accounts import Role  # noqa: E402
+from .estates import Estate  # noqa: E402
+from .governance import Community, Street  # noqa: E402
 
-class AppSession(_FlaskSession):
-    """Flask-SQLAlchemy's session, except that an explicitly bound connection wins.
-
-    The test suite binds every session to one connection inside an outer transaction
-    (rolled back after each test); Flask-SQLAlchemy would otherwise route around it.
-    """
-
-    def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
-        if bind is None and self.bind is not None:
-            return self.bind
-        return super().get_bind(mapper=mapper, clause=clause, bind=bind, **kwargs)
-
-
-db = SQLAlchemy(model_class=Base, session_options={"class_": AppSession})
-
-
-class Versioned:
-    """Optimistic locking: every UPDATE says which version it read (``WHERE version = ?``)
-    and moves it on, so of two edits made from the same reading the second is refused
-    instead of silently overwriting the first. Forms carry the version they showed
-    (views.engine), so a form left open while someone else saved is refused too."""
-
-    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1, server_default="1",
-                                         info={"internal": True})
-
-    @declared_attr.directive
-    def __mapper_args__(cls) -> dict:
-        return {"version_id_col": cls.__table__.c.version}
-
-
-class TimestampMixin(Versioned):
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime, default=now, info={"label": "创建时间"})
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime, default=now, onupdate=now, info={"label": "更新时间"})
-
-
-def declared_models() -> list[type]:
-    """Every mapped class of the application that declares ``__admin__``."""
-    from .declare import CATEGORIES
-
-    found = [m.class_ for m in db.Model.registry.mappers if "__admin__" in vars(m.class_)]
-    return sorted(found, key=lambda m: (CATEGORIES.index(m.__admin__.category)
-                                        if m.__admin__.category in CATEGORIES else 99,
-                                        m.__admin__.menu_order, m.__name__))
-
-
-# Import the areas so their models register with the metadata.
-from . import (accounts, assessment, audit, casework, estates, funds, governance,  # noqa: E402,F401
-               imports, rollout, selfgov, service_center, supervision, tallies, workflow)
-from .indexes import declare_indexes  # noqa: E402
-from .search import attach as attach_search  # noqa: E402
+configure(
+    roles=Role, superuser=Role.ADMIN, editors=(Role.STREET_STAFF,), categories=CATEGORIES,
+    hierarchy=Hierarchy(Level(Street, binding="streets"),
+                        Level(Community, parent="street_id", binding="communities"),
+                        Level(Estate, parent="community_id", binding="estates")),
+)
 
 # What the declarations imply for the schema: search columns and the indexes of what
 # lists filter and sort on.
+from .kernel.indexes import declare_indexes  # noqa: E402
+from .kernel.search import attach as attach_search  # noqa: E402
+
 attach_search(declared_models())
 declare_indexes(declared_models())

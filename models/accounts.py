@@ -13,8 +13,23 @@ from sqlalchemy import (Boolean, Column, DateTime, ForeignKey, Integer, String, 
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from . import TimestampMixin, db
-from .declare import ChoiceType, Invalid, ModelAdmin, Perms, Refused, Role, field, relation
+from .kernel import TimestampMixin, db
+from .kernel.audit import AuditLog, entries_in_scope
+from .kernel.declare import ChoiceType, Choices, Invalid, ModelAdmin, Perms, Refused, declare, field, relation
+
+
+class Role(Choices):
+    """Who a user is; what they may do comes from each model's ``Perms``."""
+
+    ADMIN = "admin", "系统管理员"
+    STREET_STAFF = "street_staff", "街道管理员"
+    COMMUNITY_STAFF = "community_staff", "社区工作人员"
+    COMMITTEE_MEMBER = "committee_member", "委员会成员"
+    PILOT_COORDINATOR = "pilot_coordinator", "试点协调员"
+    STATION_STAFF = "station_staff", "站点人员"
+    LEADER = "leader", "领导"
+    AUDITOR = "auditor", "纪工委（审计）"
+
 
 # A user sees the rows of the streets, communities and estates they are bound to;
 # a user bound to nothing sees nothing, except the system administrator.
@@ -147,14 +162,15 @@ class User(UserMixin, TimestampMixin, db.Model):
 
     @property
     def station(self) -> str | None:
-        """The kind of station a station-staff account works at."""
-        return self.unit.kind.value if self.unit is not None and self.unit.kind else None
+        """The kind of station a station-staff account works at (``None`` for everyone
+        else): its cases are its own (models.kernel.access)."""
+        if self.role != Role.STATION_STAFF or self.unit is None or not self.unit.kind:
+            return None
+        return self.unit.kind.value
 
     def clean_delete(self) -> None:
         """An account that has acted stays: the trail names it, and the trail is never
         rewritten (its entries are not UPDATEd to forget the account). It is disabled."""
-        from .audit import AuditLog
-
         if db.session.scalar(db.select(AuditLog.id).where(AuditLog.user_id == self.id).limit(1)) is not None:
             raise Refused(f"账号「{self}」已有操作记录，不能删除（操作日志须保留操作人）；"
                           "如不再使用，请在修改页取消「启用」以停用该账号")
@@ -165,6 +181,19 @@ class User(UserMixin, TimestampMixin, db.Model):
             raise Invalid({"streets": "除系统管理员外，每个账号都须绑定管辖的街道、社区或小区"})
         if self.role == Role.STATION_STAFF and self.unit is None:
             raise Invalid({"unit": "站点人员须选择所属站点（调解站、应急维修站或服务中心）"})
+
+
+# The trail is the kernel's; who reads it is the domain's: the auditor (纪工委) reads the
+# part about their street, the administrator all of it, and no one writes it by hand.
+declare(AuditLog, ModelAdmin(
+    label="操作日志", category="系统管理", menu_order=90,
+    list_columns=("at", "actor", "action", "model", "row_label", "note"),
+    search=("actor", "row_label", "note"), filters=("action", "model"),
+    details_columns=("at", "actor", "action", "model", "row_id", "row_label", "note",
+                     "changes", "row_hash"),
+    sort="-at", perms=Perms.append_only(Role.AUDITOR), view="views.accounts.AuditLogView",
+    scope=lambda user, write: entries_in_scope(user, write),
+))
 
 
 def password_problem(password: str, username: str | None = None) -> str | None:

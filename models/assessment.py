@@ -18,13 +18,15 @@ from sqlalchemy import (Date, ForeignKey, Integer, Numeric, String, Text, Unique
                         select)
 from sqlalchemy.orm import Mapped, mapped_column
 
-from . import TimestampMixin, Versioned, db, now
-from .declare import ChoiceType, Choices, Invalid, ModelAdmin, Perms, Refused, Role, field, figure, relation
+from .kernel import TimestampMixin, Versioned, db, now
+from .kernel.declare import ChoiceType, Choices, Invalid, ModelAdmin, Perms, Refused, field, figure, relation
+from .accounts import Role
 from .estates import CompanyReview, Estate, PropertyCompany, ReviewRating, ServiceContract
 from .governance import Community
-from .locks import being_deleted, changed, is_new, was
-from .supervision import Indicator, Inspection
-from .workflow import Param, Transition, Workflow
+from .kernel.locks import being_deleted, changed, is_new, was
+from .supervision import Indicator
+from .inspections import Inspection
+from .kernel.workflow import Param, Transition, Workflow
 
 
 class SubjectKind(Choices):

@@ -14,10 +14,11 @@ from sqlalchemy import (Boolean, Date, ForeignKey, Integer, Numeric, String, Tex
                         UniqueConstraint, and_, bindparam, exists, or_, select)
 from sqlalchemy.orm import Mapped, mapped_column
 
-from . import TimestampMixin, db, now
-from .softdelete import SoftDeletable, taken_by
-from .declare import (Action, ChoiceType, Choices, Invalid, ModelAdmin, Perms, Role, computed,
-                      field, figure, relation)
+from .kernel import TimestampMixin, db, now
+from .kernel.softdelete import SoftDeletable, taken_by
+from .kernel.declare import (Action, ChoiceType, Choices, Invalid, ModelAdmin, Perms, computed, field,
+                             figure, relation)
+from .accounts import Role
 from .governance import DEMO_HELP, Community, Street
 
 
@@ -101,8 +102,9 @@ class Estate(SoftDeletable, TimestampMixin, db.Model):
                          "created_at", "updated_at"),
         readonly=("created_at", "updated_at"),
         actions=(
+            # a pilot is a record of the rollout (models.rollout.Pilot); 试点小区 is computed from it
             Action("mark_pilot", "标记为试点", roles=(Role.STREET_STAFF, Role.PILOT_COORDINATOR),
-                   confirm="确定将所选小区标记为试点小区吗？"),
+                   run="models.rollout:mark_pilots", confirm="确定将所选小区标记为试点小区吗？"),
         ),
         perms=Perms.registry(Role.COMMUNITY_STAFF),
         scope="id",
@@ -117,14 +119,6 @@ class Estate(SoftDeletable, TimestampMixin, db.Model):
             hint = taken_by(Estate, self, Estate.community_id == community_id, Estate.name == self.name)
             if hint is not None:
                 raise Invalid({"name": f"{self.community or '该社区'}已有名为“{self.name}”的小区{hint}"})
-
-    def mark_pilot(self) -> None:
-        """A pilot is a record (models.rollout.Pilot); 试点小区 is computed from it."""
-        from .rollout import Pilot
-
-        exists_already = db.session.scalar(select(Pilot.id).where(Pilot.estate_id == self.id))
-        if exists_already is None:
-            db.session.add(Pilot(estate=self, designated_on=now().date()))
 
 
 class Qualification(Choices):

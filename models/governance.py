@@ -18,10 +18,11 @@ from sqlalchemy import (Boolean, CheckConstraint, Date, ForeignKey, Integer, Str
                         UniqueConstraint, bindparam, exists, select)
 from sqlalchemy.orm import Mapped, mapped_column
 
-from . import TimestampMixin, Versioned, db, now
-from .softdelete import SoftDeletable, taken_by
-from .declare import ChoiceType, Choices, Invalid, ModelAdmin, Perms, Role, field, figure, relation
-from .workflow import Param, Transition, Workflow
+from .kernel import TimestampMixin, Versioned, db, now
+from .kernel.softdelete import SoftDeletable, taken_by
+from .kernel.declare import ChoiceType, Choices, Invalid, ModelAdmin, Perms, field, figure, relation
+from .accounts import Role
+from .kernel.workflow import Param, Transition, Workflow
 
 DEMO_HELP = "演示用的虚构数据，正式使用前可删除"
 
@@ -206,8 +207,9 @@ class LeadershipMeeting(TimestampMixin, db.Model):
         scope="group.street_id",
         lookup=("title", "venue"),  # found by its date, as people name it
         workflow=Workflow(field=None, transitions=(
+            # the tasks are the rollout's records: made there (models.rollout)
             Transition("create_tasks", "生成后续任务", source=(), target=None,
-                       roles=(Role.PILOT_COORDINATOR, Role.STREET_STAFF),
+                       roles=(Role.PILOT_COORDINATOR, Role.STREET_STAFF), run="models.rollout:create_meeting_tasks",
                        params=(Param("phase", "列入阶段", "row", model="Phase"),
                                Param("tasks", "任务（每行一项）", "textarea", default=lambda m: m.decisions,
                                      help="默认取本次会议的研究部署，可修改"),
@@ -219,22 +221,6 @@ class LeadershipMeeting(TimestampMixin, db.Model):
 
     def __str__(self) -> str:
         return f"{self.held_on:%Y-%m-%d} 领导小组会议" if self.held_on else "领导小组会议"
-
-    def create_tasks(self, phase: "Phase", tasks: str, due_on: date,  # noqa: F821
-                     owner_person: str | None = None) -> None:
-        """篇6 四.1: the meeting assigns the next stage's work; each line becomes a task."""
-        from .rollout import Task
-
-        if phase is None:
-            raise Invalid({"phase": "请选择列入的阶段"})
-        lines = [line.strip(" 　-•；;。") for line in (tasks or "").splitlines()]
-        lines = [line for line in lines if line]
-        if not lines:
-            raise Invalid({"tasks": "请至少写一项任务"})
-        start = max((t.seq for t in phase.tasks), default=0)
-        for i, line in enumerate(lines, 1):
-            db.session.add(Task(phase=phase, seq=start + i, text=line, due_on=due_on, meeting=self,
-                                owner_person=owner_person or "领导小组办公室"))
 
     def clean(self) -> None:
         if self.held_on and self.held_on > now().date():

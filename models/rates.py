@@ -19,23 +19,14 @@ from typing import Any
 
 from sqlalchemy import and_, func, select
 
-from . import db, now
-from .declare import Choices
-from .casework import OPEN_TICKET, Complaint, RepairTicket
+from .kernel import db, now
+from .casework import Complaint
+from .repairs import OPEN_TICKET, RepairTicket
 from .estates import Estate
-from .funds import fee_collection
-from .scoping import among
-from .softdelete import not_deleted
-
-
-class RateCode(Choices):
-    """The rates computed here: what a computed indicator's 计算口径 may name."""
-
-    REPAIR_TIMELY = "repair_timely", "房屋零修、急修及时率"
-    REPAIR_CALLBACK = "repair_callback", "维修服务回访率"
-    COMPLAINT_HANDLED = "complaint_handled", "有效投诉处理率"
-    COMPLAINT_RATE = "complaint_rate", "用户有效投诉率"
-    FEE_COLLECTION = "fee_collection", "管理费收缴率"
+from .fees import fee_collection
+from .kernel.scoping import among
+from .kernel.softdelete import not_deleted
+from .supervision import RateCode
 
 
 @dataclass

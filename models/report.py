@@ -9,16 +9,17 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from . import db, now
-from .declare import may
-from .casework import CaseState, Complaint, ComplaintKind, MediationCase, RepairTicket, TicketState
-from .deadlines import late_counts, open_deadlines
+from .kernel import db, now
+from .kernel.access import may
+from .casework import CaseState, Complaint, ComplaintKind, MediationCase
+from .repairs import RepairTicket, TicketState
+from .kernel.deadlines import late_counts, open_deadlines
 from .estates import Estate
 from .governance import LeadershipGroup, LeadershipMeeting
 from .rollout import RolloutPlan, Target
-from .scoping import scope_clause
+from .kernel.scoping import scope_clause
 from .service_center import patrol_gaps
-from .supervision import Inspection, Rectification, RectState
+from .inspections import Inspection, Rectification, RectState
 
 
 def month_span(month: date) -> tuple[date, date]:
@@ -65,7 +66,7 @@ def monthly_report(user: Any, month: date) -> dict[str, Any]:
             ("矛盾调解", [("申请", count(m, *m_month)), ("不予受理", count(m, *m_month, m.state == CaseState.REFUSED.value)),
                       ("达成协议", count(m, *m_month, m.state == CaseState.AGREED.value)),
                       ("调解不成", count(m, *m_month, m.state == CaseState.FAILED.value))]))
-    # late items are already limited to the kinds the role may read (models.deadlines)
+    # late items are already limited to the kinds the role may read (models.kernel.deadlines)
     late = [d for d in open_deadlines(user, per_clock=30) if d.late is not None][:30]
     late_total = sum(n for _, _, n in late_counts(user))
 
@@ -82,7 +83,7 @@ def monthly_report(user: Any, month: date) -> dict[str, Any]:
             ("未结整改", count(r, r.state != RectState.VERIFIED.value)),
             ("其中逾期", count(r, r.overdue)),
         ]
-    from .scoping import ids_in_scope
+    from .kernel.scoping import ids_in_scope
     from .service_center import Patrol
 
     yesterday = now().date() - timedelta(days=1)  # today is not over yet

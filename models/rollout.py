@@ -15,15 +15,15 @@ from sqlalchemy import (Boolean, Date, ForeignKey, Integer, String, Text, Unique
                         case, exists, func, literal, or_, select)
 from sqlalchemy.orm import Mapped, mapped_column
 
-from . import TimestampMixin, Versioned, db, now
-from .declare import (ChoiceType, Choices, Invalid, ModelAdmin, Perms, Role, Upload, field, figure,
-                      relation)
+from .kernel import TimestampMixin, Versioned, db, now
+from .kernel.declare import ChoiceType, Choices, Invalid, ModelAdmin, Perms, Upload, field, figure, relation
+from .accounts import Role
 from .estates import Estate, EstateClass, ServiceContract, _today
 from .governance import Community, LeadershipMeeting, OrgUnit, Street
 from .selfgov import AssemblyMeeting, CommitteeState, OwnersCommittee, _quorum
 from .service_center import CenterAgreement
-from .supervision import Inspection
-from .workflow import Clock, Param, Transition, Workflow
+from .inspections import Inspection
+from .kernel.workflow import Clock, Param, Transition, Workflow
 
 COORDINATORS = (Role.PILOT_COORDINATOR, Role.STREET_STAFF)
 ROLLOUT_PERMS = Perms(create=COORDINATORS, edit=COORDINATORS, delete=COORDINATORS)
@@ -346,6 +346,38 @@ class Pilot(TimestampMixin, db.Model):
     def clean(self) -> None:
         if self.designated_on and self.designated_on > now().date():
             raise Invalid({"designated_on": "确定为试点的日期不能晚于今天"})
+
+
+def mark_pilots(estates: list[Estate]) -> None:
+    """标记为试点, the estates' bulk action: a pilot record for each chosen estate that is
+    not one yet (the estate's 试点小区 is computed from it)."""
+    already = set(db.session.scalars(select(Pilot.estate_id).where(Pilot.estate_id.in_([e.id for e in estates]))))
+    for estate in estates:
+        if estate.id not in already:
+            designate(estate)
+
+
+def designate(estate: Estate) -> "Pilot":
+    pilot = Pilot(estate=estate, designated_on=now().date())
+    db.session.add(pilot)
+    return pilot
+
+
+def create_meeting_tasks(meetings: list[LeadershipMeeting], phase: "Phase", tasks: str, due_on: date,
+                         owner_person: str | None = None) -> None:
+    """生成后续任务, a step of a leadership meeting (篇6 四.1): the meeting assigns the next
+    stage's work; each line becomes a task of the chosen phase."""
+    if phase is None:
+        raise Invalid({"phase": "请选择列入的阶段"})
+    lines = [line.strip(" 　-•；;。") for line in (tasks or "").splitlines()]
+    lines = [line for line in lines if line]
+    if not lines:
+        raise Invalid({"tasks": "请至少写一项任务"})
+    for meeting in meetings:
+        start = max((t.seq for t in phase.tasks), default=0)
+        for i, line in enumerate(lines, 1):
+            db.session.add(Task(phase=phase, seq=start + i, text=line, due_on=due_on, meeting=meeting,
+                                owner_person=owner_person or "领导小组办公室"))
 
 
 class PilotMilestone(Versioned, db.Model):

@@ -22,10 +22,11 @@ from decimal import Decimal
 from sqlalchemy import Date, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint, and_, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from . import TimestampMixin, Versioned, db, now
-from .declare import ChoiceType, Choices, Invalid, ModelAdmin, Perms, Role, computed, field, figure, relation
+from .kernel import TimestampMixin, Versioned, db, now
+from .kernel.declare import ChoiceType, Choices, Invalid, ModelAdmin, Perms, computed, field, figure, relation
+from .accounts import Role
 from .estates import Estate
-from .workflow import Clock, Param, Transition, Workflow, days_after, days_before
+from .kernel.workflow import Clock, Param, Transition, Workflow, days_after, days_before
 
 SELF_GOV_EDITORS = (Role.STREET_STAFF, Role.COMMUNITY_STAFF)
 

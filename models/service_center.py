@@ -15,10 +15,11 @@ from sqlalchemy import (Date, DateTime, ForeignKey, Integer, Numeric, String, Te
                         UniqueConstraint, func, select)
 from sqlalchemy.orm import Mapped, mapped_column
 
-from . import TimestampMixin, db, now
-from .softdelete import SoftDeletable
-from .casework import TOLERANCE
-from .declare import ChoiceType, Choices, Invalid, ModelAdmin, Perms, Role, field, relation
+from .kernel import TimestampMixin, db, now
+from .kernel.softdelete import SoftDeletable
+from .repairs import TOLERANCE
+from .kernel.declare import ChoiceType, Choices, Invalid, ModelAdmin, Perms, field, relation
+from .accounts import Role
 from .estates import Estate, ManagementMode
 from .governance import OrgKind
 
@@ -64,7 +65,7 @@ def patrol_gaps(estate_ids: Any, start: date, end: date) -> list[tuple[int, date
     """(estate id, day, patrols) for every day in [start, end] on which an estate in the
     center's care had fewer than two patrols. ``estate_ids`` is a list, a SELECT or
     ``None`` (every estate)."""
-    from .scoping import among
+    from .kernel.scoping import among
 
     estates = db.session.scalars(select(Estate.id).where(
         among(Estate.id, estate_ids), Estate.management_mode.in_([m.value for m in CENTER_MODES]))).all()

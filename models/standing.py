@@ -16,9 +16,10 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from . import db, now
+from .kernel import db, now
 from .rates import service_rates
-from .supervision import (Indicator, IndicatorSource, Inspection, InspectionItem, InspectionKind)
+from .supervision import Indicator, IndicatorSource
+from .inspections import Inspection, InspectionItem, InspectionKind
 
 CLEANING_PER_MONTH = 4
 
@@ -39,7 +40,7 @@ def latest_rows(estate_ids: Any, start: date, end: date) -> Any:
 
     A period that reaches today reads the kept latest readings (models.tallies): the
     latest reading in it is the latest of all, if it falls on or after the start."""
-    from .scoping import among
+    from .kernel.scoping import among
     from .tallies import LatestReading
 
     if end >= now().date():
@@ -130,7 +131,7 @@ def cleaning_shortfalls(estate_ids: Any, month: date) -> list[CleaningCount]:
     A month not begun has nothing to show."""
     from .supervision import FourInOneGroup, GroupState
 
-    from .scoping import among
+    from .kernel.scoping import among
 
     today = now().date()
     first = month.replace(day=1)

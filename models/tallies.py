@@ -26,7 +26,7 @@ from sqlalchemy import (Date, ForeignKey, Integer, Numeric, and_, case, delete, 
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from . import db
+from .kernel import db
 
 
 class CaseTally(db.Model):
@@ -66,7 +66,7 @@ def span(month: date) -> tuple[datetime, datetime]:
 
 
 def ticket_counts(where: Any) -> Any:
-    from .casework import RepairTicket as T, TicketState
+    from .repairs import RepairTicket as T, TicketState
 
     completed = T.completed_at.isnot(None)
     return select(
@@ -89,7 +89,8 @@ def complaint_counts(where: Any) -> Any:
 
 
 def _refresh_cases(connection: Any, pairs: Iterable[tuple[int, date]]) -> None:
-    from .casework import Complaint, RepairTicket
+    from .casework import Complaint
+    from .repairs import RepairTicket
 
     table = CaseTally.__table__
     for estate_id, month in pairs:
@@ -105,7 +106,7 @@ def _refresh_cases(connection: Any, pairs: Iterable[tuple[int, date]]) -> None:
 
 def _latest_select(where: Any) -> Any:
     """The latest reading per (estate, indicator) among the rows ``where`` selects."""
-    from .supervision import Inspection, InspectionItem
+    from .inspections import Inspection, InspectionItem
 
     ranked = (
         select(Inspection.estate_id, InspectionItem.indicator_id, Inspection.inspected_on, InspectionItem.value,
@@ -119,7 +120,7 @@ def _latest_select(where: Any) -> Any:
 
 
 def _refresh_readings(connection: Any, estates: Iterable[int]) -> None:
-    from .supervision import Inspection
+    from .inspections import Inspection
 
     table = LatestReading.__table__
     for estate_id in estates:
@@ -132,7 +133,7 @@ def _refresh_readings(connection: Any, estates: Iterable[int]) -> None:
 def rebuild(connection: Any) -> None:
     """Recompute every summary from the records (after bulk loads and migrations): one
     grouped pass over each table, not one query per estate and month."""
-    from .supervision import Inspection
+    from .inspections import Inspection
 
     connection.execute(delete(CaseTally.__table__))
     batch = [{"estate_id": e, "month": m, **v} for (e, m), v in counted_cases(connection).items()]
@@ -148,7 +149,8 @@ CASE_COUNTS = ("tickets", "completed", "on_time", "called_back", "valid_complain
 
 def counted_cases(connection: Any) -> dict[tuple[int, date], dict[str, int]]:
     """Every (estate, month) tally as the records say it now (only those counting something)."""
-    from .casework import Complaint, RepairTicket
+    from .casework import Complaint
+    from .repairs import RepairTicket
 
     rows: dict[tuple[int, date], dict[str, int]] = {}
     for model, column, counts in ((RepairTicket, RepairTicket.call_at, ticket_counts),
@@ -194,8 +196,9 @@ def _as_date(value: Any) -> date:
 
 def _tallied(session: Session, groups: Any) -> dict[type, set[Any]]:
     """Ids of the tallied rows among ``groups`` of session objects, by model."""
-    from .casework import Complaint, RepairTicket
-    from .supervision import Inspection, InspectionItem
+    from .casework import Complaint
+    from .repairs import RepairTicket
+    from .inspections import Inspection, InspectionItem
 
     ids: dict[type, set[Any]] = {}
     for obj in chain(*groups):
@@ -211,8 +214,9 @@ def _tallied(session: Session, groups: Any) -> dict[type, set[Any]]:
 def _keys(connection: Any, ids: dict[type, set[Any]]) -> tuple[set[tuple[int, date]], set[int]]:
     """(estate, month) pairs of the cases and estates of the readings with these ids,
     as the database holds them now."""
-    from .casework import Complaint, RepairTicket
-    from .supervision import Inspection, InspectionItem
+    from .casework import Complaint
+    from .repairs import RepairTicket
+    from .inspections import Inspection, InspectionItem
 
     cases: set[tuple[int, date]] = set()
     estates: set[int] = set()
@@ -281,7 +285,7 @@ TALLY_LOCK = 7231  # the advisory-lock namespace of the tallies
 def case_totals(estates: Any, first: date, last: date) -> dict[str, int]:
     """Summed tallies of ``estates`` (ids, a SELECT of ids, or ``None`` for all) for the
     months ``first`` .. ``last`` (both the first day of a month)."""
-    from .scoping import among
+    from .kernel.scoping import among
 
     t = CaseTally
     stmt = select(*[func.coalesce(func.sum(getattr(t, c)), 0) for c in CASE_COUNTS]).where(

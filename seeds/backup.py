@@ -14,7 +14,7 @@ and checked first; a backup taken at another schema revision is refused unless
 ``--any-revision``; the database is replaced in one transaction, and the file folders
 are swapped only alongside it. A restore is recorded in the audit trail.
 
-The audit trail refuses row updates and deletes (models.audit), not replacing the
+The audit trail refuses row updates and deletes (models.kernel.audit), not replacing the
 database: a restore drops the tables and the schema's functions (PostgreSQL) or replaces
 the file's pages (SQLite), never deletes rows one by one, and the restored trail goes on
 from the backup's last entry.
@@ -61,8 +61,8 @@ def file_folders() -> list[str]:
     """The folders of instance/ that hold uploaded files: each declared upload's folder,
     and where imports keep the uploaded spreadsheets."""
     from models import declared_models
-    from models.declare import attr_info
-    from views.imports import import_root
+    from models.kernel.declare import attr_info
+    from views.engine.imports import import_root
 
     folders = {import_root().name}
     for model in declared_models():
@@ -439,7 +439,7 @@ def _pg_restore(pg: Postgres, dump: Path) -> None:
 
 def _record_restore(path: Path, manifest: dict[str, Any]) -> None:
     """The restore itself, in the audit trail of the restored database."""
-    from models.audit import AuditAction, acting_as, record
+    from models.kernel.audit import AuditAction, acting_as, record
 
     try:
         with acting_as("命令行：backup restore"):

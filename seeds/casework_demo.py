@@ -12,14 +12,13 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal
 
 from models import db, now
-from models.casework import (Channel, Complaint, ComplaintKind, DisputeKind, MediationCase,
-                             MediationSession, RefusalReason, RepairCategory, RepairRule,
-                             RepairTicket, Satisfaction, ScopeDecision, DEFAULT_RULES)
-from models.declare import Role
+from models.casework import Channel, Complaint, ComplaintKind, DisputeKind, MediationCase, MediationSession, RefusalReason
+from models.repairs import RepairCategory, RepairRule, RepairTicket, Satisfaction, ScopeDecision, DEFAULT_RULES
+from models.accounts import Role
 from models.estates import Estate
 from models.selfgov import OwnersCommittee
 from models.service_center import CENTER_MODES, CenterAgreement, Clearing, ClearingKind, Household, Patrol
-from models.workflow import perform
+from models.kernel.workflow import perform
 
 from .loader import ensure
 

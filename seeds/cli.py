@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from models import db, now
 from models.accounts import LoginThrottle, User
-from models.audit import AuditAction, acting_as, record
-from models.declare import Invalid, Role
+from models.kernel.audit import AuditAction, acting_as, record
+from models.kernel.declare import Invalid
+from models.accounts import Role
 from models.estates import Estate
 from models.governance import Community, OrgUnit, Street
 
@@ -19,11 +20,27 @@ def register_cli(app: Flask) -> None:
     from .scale import seed_scale
 
     app.cli.add_command(audit)
+    app.cli.add_command(check)
     app.cli.add_command(backup)
     app.cli.add_command(seed)
     app.cli.add_command(users)
     app.cli.add_command(seed_scale)
     app.cli.add_command(tallies)
+
+
+@click.command(help="检查每个模型的声明：列出全部问题（编号、模型、选项、提示），有问题时退出码为 1")
+@with_appcontext
+def check() -> None:
+
+    from models import declared_models
+
+    problems = current_app.extensions.get("declaration_problems", [])
+    for problem in problems:
+        click.echo(f"{problem.id} {problem}")
+    if problems:
+        click.echo(f"共 {len(problems)} 个问题")
+        raise SystemExit(1)
+    click.echo(f"OK：{len(declared_models())} 个模型的声明没有问题")
 
 
 @click.group(cls=AppGroup, help="加载参考数据与演示数据")
@@ -94,7 +111,7 @@ def audit() -> None:
 
 @audit.command("verify", help="按编号顺序核对操作日志的哈希链：有记录被修改或删除时指出第一处，并以非零状态退出")
 def audit_verify() -> None:
-    from models.audit import verify_chain
+    from models.kernel.audit import verify_chain
 
     held, problem, last_id, last_hash = verify_chain(db.session.connection())
     db.session.rollback()

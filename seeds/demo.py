@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from models import db, now
 from models.accounts import User
-from models.declare import Role
+from models.accounts import Role
 from models.estates import (CompanyReview, Counterparty, Estate, EstateClass, ManagementMode,
                             PropertyCompany, Qualification, ReviewRating, ServiceContract,
                             SurveyNature)
@@ -25,7 +25,7 @@ from models.governance import (Community, LeadershipGroup, LeadershipMeeting, Or
 from models.selfgov import (AssemblyMeeting, CommitteeMember, CommitteePost, Matter, MeetingKind,
                             OwnersCommittee, Resolution, VotingForm)
 from models.supervision import FourInOneGroup, FourInOneMember, RepKind
-from models.workflow import perform
+from models.kernel.workflow import perform
 
 from .casework_demo import load_casework, load_repair_rules
 from . import reference_data as ref

@@ -9,15 +9,14 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from models import db, now
-from models.declare import Role
+from models.accounts import Role
 from models.estates import Estate, ManagementMode
-from models.funds import (FeeBill, FeeRefund, FundApplication, FundMovement, LowIncomeStatus,
-                          MaintenanceFund, MovementKind, PayerKind, Proposer, Subsidy, SubsidyPayment,
-                          SubsidyRecipient)
+from models.funds import FundApplication, FundMovement, MaintenanceFund, MovementKind, Proposer
+from models.fees import FeeBill, FeeRefund, LowIncomeStatus, PayerKind, Subsidy, SubsidyPayment, SubsidyRecipient
 from models.governance import OrgKind, OrgUnit
 from models.selfgov import AssemblyMeeting, Matter, Resolution
 from models.service_center import Household
-from models.workflow import perform
+from models.kernel.workflow import perform
 
 from .loader import demo_estate
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from models import db, now
-from models.declare import Role
+from models.accounts import Role
 from models.governance import LeadershipMeeting, Street
 from models.rollout import MilestoneKind, Phase, Pilot, RolloutPlan, Task
-from models.workflow import perform
+from models.kernel.workflow import perform
 
 from .loader import demo_estate, ensure
 from .rollout import load_plans

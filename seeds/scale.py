@@ -164,7 +164,7 @@ def _moment(rng: random.Random, days: tuple[list[datetime], list[float]], limit:
 
 def _tickets(rng: random.Random, count: int, estates: list[int], weights: list[float],
              days: tuple[list[datetime], list[float]]) -> int:
-    from models.casework import DEFAULT_RULES, RepairRule, RepairTicket
+    from models.repairs import DEFAULT_RULES, RepairRule, RepairTicket
 
     rules = {code.value: RepairRule(category=code, arrival_minutes=m, end_of_day=e, hours=h)
              for code, (m, e, h, _) in DEFAULT_RULES.items()}
@@ -271,7 +271,8 @@ def _channel(case: SimpleNamespace) -> SimpleNamespace:
 
 
 def _inspections(rng: random.Random, count: int, estates: list[int], weights: list[float]) -> int:
-    from models.supervision import Indicator, IndicatorSource, Inspection, InspectionItem
+    from models.supervision import Indicator, IndicatorSource
+    from models.inspections import Inspection, InspectionItem
 
     measured = db.session.execute(select(Indicator.id, Indicator.unit)
                                   .where(Indicator.source == IndicatorSource.MEASURED)).all()
@@ -310,7 +311,7 @@ def _inspections(rng: random.Random, count: int, estates: list[int], weights: li
 def _accounts(ids: dict[str, list[int]]) -> None:
     """``city`` (administrator, the whole city) and ``street1`` (the first street's staff)."""
     from models.accounts import User, user_street
-    from models.declare import Role
+    from models.accounts import Role
 
     for username, role, name in (("city", Role.ADMIN, "全市管理员"), ("street1", Role.STREET_STAFF, "街道管理员")):
         if db.session.scalar(select(User).where(User.username == username)) is None:
@@ -365,7 +366,7 @@ def _insert(model: type, rows: list[dict[str, Any]]) -> list[int]:
 def _bulk(model: type, rows: Iterator[dict[str, Any]], defaults: dict[str, Any]) -> int:
     """Executemany in batches through the model's table (its column types convert values).
     Every row of a batch carries the same keys, as executemany requires."""
-    from models.search import document_for
+    from models.kernel.search import document_for
 
     table: Table = model.__table__
     statement = insert(table)
@@ -393,7 +394,7 @@ def _bulk_mode(echo: Callable[[str], None]) -> Iterator[None]:
     once at the end (far cheaper than row by row); SQLite gets a page cache large enough
     for the list indexes."""
     from models import declared_models
-    from models.search import drop_index_sql, ensure_index, search_fields
+    from models.kernel.search import drop_index_sql, ensure_index, search_fields
 
     connection = db.session.connection()
     dialect = connection.dialect.name
@@ -435,7 +436,7 @@ def _analyze() -> None:
 def seed_scale(estates: int, tickets: int, complaints: int, inspections: int, seed: int) -> None:
     from flask import current_app
 
-    from models.audit import acting_as
+    from models.kernel.audit import acting_as
 
     if current_app.config["APP_ENV"] == "production":
         raise click.ClickException("生产模式下不生成测试数据")

@@ -13,13 +13,12 @@ from decimal import Decimal
 
 from models import db, now
 from models.assessment import Assessment, AssessmentItem, Outcome, SubjectKind
-from models.declare import Role
+from models.accounts import Role
 from models.estates import Estate, PropertyCompany
 from models.governance import Community
-from models.supervision import (FourInOneGroup, Indicator, IndicatorSource, Inspection,
-                                InspectionItem, InspectionKind, InspectionPhoto, Rectification,
-                                Responsible)
-from models.workflow import perform
+from models.supervision import FourInOneGroup, Indicator, IndicatorSource
+from models.inspections import Inspection, InspectionItem, InspectionKind, InspectionPhoto, Rectification, Responsible
+from models.kernel.workflow import perform
 
 CLEANING = "清洁、保洁率"
 ROUTINE = ["房屋完好率", "绿化完好率", "路灯完好率", "消防设施、设备完好率", "业主(住户)对物业管理综合满意率"]

@@ -77,7 +77,7 @@ def app_config(database_url: str) -> dict[str, Any]:
 def app(database_url: str):
     import flask_migrate
 
-    from models.audit import acting_as
+    from models.kernel.audit import acting_as
     from seeds.demo import load_demo
 
     application = create_app(app_config(database_url))
@@ -144,7 +144,7 @@ def own_database(tmp_path_factory) -> Iterator[str]:
     for the others (a restore puts back what it found; added rows are harmless)."""
     import flask_migrate
 
-    from models.audit import acting_as
+    from models.kernel.audit import acting_as
     from seeds.demo import load_demo
 
     folder = tmp_path_factory.mktemp("own-database")
@@ -178,7 +178,7 @@ def live_server(tmp_path_factory) -> Iterator[str]:
     import flask_migrate
     from werkzeug.serving import make_server
 
-    from models.audit import acting_as
+    from models.kernel.audit import acting_as
     from seeds.demo import load_demo
 
     instance = tmp_path_factory.mktemp("live-instance")

@@ -31,7 +31,7 @@ def setup(url: str, instance: str, rows: int) -> None:
     from app import create_app
     from models import db, now
     from models.accounts import User
-    from models.declare import Role
+    from models.accounts import Role
     from models.estates import Estate
     from models.governance import Community, Street
 
@@ -60,7 +60,7 @@ def setup(url: str, instance: str, rows: int) -> None:
 
 def measure(url: str, instance: str, kind: str) -> None:
     from app import create_app
-    from views import exports
+    from views.engine import exports
 
     from models import db
     from models.accounts import User

@@ -23,9 +23,9 @@ import pytest
 from sqlalchemy import inspect as sa_inspect
 
 from models import db, declared_models
-from models.declare import Role
-from models.scoping import scope_clause
-from models.softdelete import soft_deletes
+from models.accounts import Role
+from models.kernel.scoping import scope_clause
+from models.kernel.softdelete import soft_deletes
 from seeds.demo import ACCOUNTS as DEMO_ACCOUNTS
 from seeds.demo import STATION_OF
 
@@ -57,6 +57,12 @@ NOT_PROBED = {  # no data behind them, or tested where they belong
     "report.pdf",            # the same data as report.index, rendered by WeasyPrint (slow)
     "recycle.restore_view",  # test_restoring_is_scoped_like_deleting below
 }
+
+
+def uploads_of(model: type) -> list[str]:
+    from models.kernel.declare import attr_info
+
+    return [a.key for a in sa_inspect(model).column_attrs if attr_info(a).get("upload")]
 
 
 def view_of(app, model: type) -> Any:
@@ -137,7 +143,7 @@ def rows_for(model: type, username: str) -> dict[str, Any]:
     ("upward": an estate-bound account reading its community), one it may not see
     ("out"), and how many it sees."""
     account = user(username)
-    from models.softdelete import not_deleted
+    from models.kernel.softdelete import not_deleted
 
     everything = ids(model, not_deleted(model))
     readable = ids(model, scope_clause(model, account))
@@ -214,9 +220,11 @@ def test_access_matrix(app, clients, two_streets, model, username):
             continue
         for screen in ("details", "history"):
             m.check(f"{screen} {kind}", client.get(f"{base}{screen}/?id={key}"), seen[kind] if read else 403)
+        # an endpoint the model does not declare does not exist: 404 for everyone
         m.check(f"print {kind}", client.get(f"{base}print/?id={key}"),
-                (seen[kind] if spec.print_template else 404) if read else 403)
-        m.check(f"file {kind}", client.get(f"{base}file/?id={key}&column=nothing"), 404 if read else 403)
+                (seen[kind] if read else 403) if spec.print_template else 404)
+        m.check(f"file {kind}", client.get(f"{base}file/?id={key}&column=nothing"),
+                (404 if read else 403) if uploads_of(model) else 404)
         m.check(f"edit form {kind}", client.get(f"{base}edit/?id={key}"),
                 changed[kind] if read and edit else 403)
         for t in getattr(spec.workflow, "transitions", ()):
@@ -267,16 +275,17 @@ def test_access_matrix(app, clients, two_streets, model, username):
     m.check("create form", client.get(f"{base}new/"), 200 if read and create else 403)
     if not (read and create):
         m.check("create", client.post(f"{base}new/", {"name": "越权新建", "note": "越权新建"}), 403)
-    importing = (404 if not spec.importable else 200) if read and create else 403
+    importer = read and create  # and only where the model is importable: else no such endpoint
+    importing = (200 if importer else 403) if spec.importable else 404
     m.check("import page", client.get(f"{base}import/"), importing)
     m.check("import template", client.get(f"{base}import/template/"), importing)
     for step in ("", "status/"):
         m.check(f"import job {step or 'page'} of no one", client.get(f"{base}import/0123456789abcdef/{step}"),
-                404 if read and create else 403)
-    m.check("import upload", client.post(f"{base}import/", {}), (302 if spec.importable else 404)
-            if read and create else 403)
+                (404 if importer else 403) if spec.importable else 404)
+    m.check("import upload", client.post(f"{base}import/", {}),
+            (302 if importer else 403) if spec.importable else 404)
     m.check("import commit of no one", client.post(f"{base}import/0123456789abcdef/commit/", {}),
-            404 if read and create else 403)
+            (404 if importer else 403) if spec.importable else 404)
     with app.app_context():
         if count(model) != total:
             m.problems.append("a refused create or import added rows")
@@ -320,8 +329,11 @@ def test_anonymous_is_sent_to_login_and_writes_nothing(app, client_for, model):
     with app.app_context():
         key = db.session.scalar(db.select(sa_inspect(model).primary_key[0]).limit(1)) or 1
         before, total = snapshot(model, key), count(model)
-    gets = ["", "new/", f"details/?id={key}", f"edit/?id={key}", f"history/?id={key}", f"print/?id={key}",
-            "export/csv/", "import/", "import/template/", "ajax/lookup/?name=estate&query="]
+    spec = model.__admin__
+    gets = ["", "new/", f"details/?id={key}", f"edit/?id={key}", f"history/?id={key}",
+            "export/csv/", "ajax/lookup/?name=estate&query="]
+    gets += [f"print/?id={key}"] if spec.print_template else []      # declared endpoints only
+    gets += ["import/", "import/template/"] if spec.importable else []
     gets += [f"transition/{t.name}/?id={key}" for t in getattr(model.__admin__.workflow, "transitions", ())]
     for url in gets:
         response = anonymous.get(base + url)
@@ -428,7 +440,7 @@ def extras_for(model: type, username: str, form: dict[str, Any], kinds: dict[str
     keys (out of the account's scope when there is one), a far-off stamp, another state."""
     from sqlalchemy import Date, DateTime, Integer
 
-    from models.declare import ChoiceType
+    from models.kernel.declare import ChoiceType
 
     account = user(username)
     out: dict[str, str] = {}

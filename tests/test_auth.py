@@ -8,7 +8,7 @@ import pytest
 
 from models import db
 from models.accounts import User
-from models.audit import AuditAction, AuditLog
+from models.kernel.audit import AuditAction, AuditLog
 from models.estates import Estate
 
 from .helpers import Client, row_id

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 import pytest
 
 from models import db, now
-from models.casework import (Complaint, ComplaintState, RepairCategory, RepairRule, RepairTicket,
-                             TicketState, rule_for)
+from models.casework import Complaint, ComplaintState
+from models.repairs import RepairCategory, RepairRule, RepairTicket, TicketState, rule_for
 from models.estates import Estate
 
 from .helpers import flashes, row_id, transition
@@ -90,7 +90,7 @@ def test_arrival_31_minutes_after_the_call_is_late(app, station, estate):
     run_to_arrival(station, tid, at(9), arrive_after=timedelta(minutes=31))
     t = ticket(app, tid)
     assert t.arrive_due_at == at(9, 30)
-    from models.casework import ARRIVAL
+    from models.repairs import ARRIVAL
     assert ARRIVAL.late_by(t) == timedelta(minutes=1)
     assert "到场时限：" in (page := station.get(f"/admin/repair_ticket/details/?id={tid}").text)
     assert "超期 1 分钟" in page
@@ -99,7 +99,7 @@ def test_arrival_31_minutes_after_the_call_is_late(app, station, estate):
 def test_arrival_in_time(app, station, estate):
     tid = new_ticket(app, station, estate, "water", at(9))
     run_to_arrival(station, tid, at(9), arrive_after=timedelta(minutes=30))
-    from models.casework import ARRIVAL
+    from models.repairs import ARRIVAL
     assert ARRIVAL.late_by(ticket(app, tid)) is None
 
 

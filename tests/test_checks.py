@@ -7,9 +7,9 @@ from sqlalchemy import ForeignKey, MetaData, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from app import create_app
-from models.declare import Action, ModelAdmin, Perms, field, relation
-from models.workflow import Clock, Workflow
-from views.checks import DeclarationError
+from models.kernel.declare import Action, ModelAdmin, Perms, field, relation
+from models.kernel.workflow import Clock, Workflow
+from models.kernel.checks import DeclarationError
 
 from .conftest import app_config
 
@@ -69,6 +69,6 @@ def test_every_mistake_is_listed_at_once(database_url):
 
 def test_the_application_declarations_are_clean():
     from models import declared_models
-    from views.checks import check_declarations
+    from models.kernel.checks import check_declarations
 
     assert check_declarations(declared_models()) == []

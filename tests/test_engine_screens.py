@@ -12,7 +12,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from app import create_app
 from models import db
-from models.declare import ChoiceType, Choices, ModelAdmin, Perms, field
+from models.kernel.declare import ChoiceType, Choices, ModelAdmin, Perms, field
 
 from .conftest import app_config
 from .helpers import Client, field_errors

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import inspect as sa_inspect
 
 from models import db, declared_models
-from models.declare import column_label
+from models.kernel.paths import column_label
 
 MODELS = [m for m in declared_models()]
 

@@ -30,10 +30,10 @@ from sqlalchemy.exc import OperationalError
 
 from app import create_app
 from models import db
-from models.audit import AuditLog
+from models.kernel.audit import AuditLog
 from models.estates import Estate
 from models.rollout import Pilot
-from views.exports import INTERRUPTED, STREAM
+from views.engine.exports import INTERRUPTED, STREAM
 
 from .helpers import Client, flashes, row_id, xlsx
 from .tcp_proxy import TcpProxy
@@ -349,17 +349,19 @@ def test_a_crash_on_the_third_of_five_rows_writes_nothing(own_database, tmp_path
         db.session.remove()
     assert len(chosen) == 5
 
-    original = Estate.mark_pilot
+    import models.rollout as rollout
+
+    original = rollout.designate
     seen: list[int] = []
 
-    def crashing(self: Estate) -> None:
-        seen.append(self.id)
+    def crashing(estate: Estate) -> None:
+        seen.append(estate.id)
         if len(seen) == 3:
             raise RuntimeError("a bug on the third row")
-        original(self)
+        original(estate)
         db.session.flush()  # the first rows really reach the database before the crash
 
-    monkeypatch.setattr(Estate, "mark_pilot", crashing)
+    monkeypatch.setattr(rollout, "designate", crashing)
     response = street.post("/admin/estate/action/", {"action": "mark_pilot", "rowid": [str(i) for i in chosen]},
                            follow_redirects=True)
     assert len(seen) == 3
@@ -372,7 +374,7 @@ def test_a_crash_on_the_third_of_five_rows_writes_nothing(own_database, tmp_path
         db.session.remove()
     assert any(r.exc_info and "标记为试点" in r.getMessage() for r in log_lines)  # a bug: its traceback, in the log only
 
-    monkeypatch.setattr(Estate, "mark_pilot", original)
+    monkeypatch.setattr(rollout, "designate", original)
     done = street.post("/admin/estate/action/", {"action": "mark_pilot", "rowid": [str(i) for i in chosen]},
                        follow_redirects=True)
     assert "标记为试点：已处理 5 条记录" in flashes(done.text)

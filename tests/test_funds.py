@@ -13,10 +13,10 @@ from decimal import Decimal
 import pytest
 
 from models import db, now
-from models.audit import AuditAction, AuditLog
+from models.kernel.audit import AuditAction, AuditLog
 from models.estates import Estate
-from models.funds import (ApplicationState, FeeBill, FeeRefund, FundApplication, FundMovement,
-                          MaintenanceFund, MovementKind)
+from models.funds import ApplicationState, FundApplication, FundMovement, MaintenanceFund, MovementKind
+from models.fees import FeeBill, FeeRefund
 from models.selfgov import AssemblyMeeting, Resolution
 from models.service_center import Household
 
@@ -216,8 +216,8 @@ def test_a_proposed_application_can_still_be_corrected(app, client_for):
 def test_the_application_rechecks_its_resolution_and_approved_amount(app, client_for):
     """Every path runs clean(): a resolution of another estate, or more approved than
     requested, is refused even if something set them behind the actions' backs."""
-    from models.declare import Invalid
-    from views.engine import run_rules
+    from models.kernel.declare import Invalid
+    from models.kernel.rules import run_rules
 
     street = client_for("street")
     _, other_estate, _ = fund_of(app, "永乐花园")
@@ -304,7 +304,7 @@ def household(app, client, head: str, room: str) -> int:
 
 
 def low_income(app, client, household_id: int, certificate: str, valid_from, valid_to) -> int:
-    from models.funds import LowIncomeStatus
+    from models.fees import LowIncomeStatus
 
     r = client.post("/admin/low_income_status/new/", {"household": str(household_id), "certificate_no": certificate,
                                                       "valid_from": valid_from.isoformat(),
@@ -395,7 +395,7 @@ def test_a_low_income_validity_cannot_be_cut_under_a_collection(app, client_for)
     r = edit(household=str(other))
     assert "不能改为其他住户" in " ".join(flashes(r.text))
     with app.app_context():
-        from models.funds import LowIncomeStatus
+        from models.fees import LowIncomeStatus
         kept = db.session.get(LowIncomeStatus, status)
         assert (kept.household_id, kept.valid_to) == (flagged, TODAY + timedelta(days=100))
 
@@ -474,7 +474,7 @@ def _subsidy(app, client, estate: str, amount: str, allocated_on, payments=()) -
         "amount": amount, "allocated_on": allocated_on.isoformat(), "approver": "财政所 所长"})
     assert r.status_code == 302, flashes(r.text)
     with app.app_context():
-        from models.funds import Subsidy
+        from models.fees import Subsidy
         subsidy = db.session.scalar(db.select(Subsidy.id).where(Subsidy.purpose == f"测试补贴 {estate} {amount}"))
     for paid, paid_on in payments:
         r = client.post("/admin/subsidy_payment/new/", {"subsidy": str(subsidy), "amount": paid,

@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 
 from models import db
 from views.engine import DeclaredModelView
-from views.exports import FAILED, INTERRUPTED
+from views.engine.exports import FAILED, INTERRUPTED
 
 from .probes import planted_client
 
@@ -412,7 +412,7 @@ def test_an_export_refuses_bad_input_before_it_starts(app, admin, kind, args, sa
 def test_an_export_that_fails_half_way_ends_the_file_saying_so(app, admin, kind, monkeypatch, caplog):
     """A bug met after the download has begun cannot become an error page: the file ends
     with a line saying it is incomplete, and the log has the traceback."""
-    from views import exports
+    from views.engine import exports
 
     with app.app_context():
         from models.estates import Estate
@@ -426,7 +426,7 @@ def test_an_export_that_fails_half_way_ends_the_file_saying_so(app, admin, kind,
         return plain(value)
 
     monkeypatch.setattr(exports, "_format_text", breaks)
-    with caplog.at_level(logging.ERROR, logger="views.exports"):
+    with caplog.at_level(logging.ERROR, logger="views.engine.exports"):
         response = admin.get(f"/admin/estate/export/{kind}/?sort=0")
     assert response.status_code == 200 and all(h in response.headers for h in SECURITY_HEADERS)
     if kind == "csv":

@@ -24,7 +24,8 @@ import pytest
 from openpyxl import Workbook, load_workbook
 
 from models import db
-from models.imports import ImportJob, read_table
+from models.kernel.imports import ImportJob
+from models.kernel.spreadsheets import read_table
 
 from .helpers import flashes, problems, upload, xlsx
 
@@ -110,7 +111,7 @@ from app import create_app
 from models import db
 from models.accounts import User
 from models.estates import Estate
-from models.imports import parse
+from models.kernel.imports import parse
 from tests.helpers import xlsx
 
 def status(field):  # in bytes, from Linux's account of this process
@@ -206,11 +207,11 @@ def test_a_header_running_past_the_columns_is_named_not_read(client_for):
 
 
 def test_rows_past_the_limit_are_refused_without_reading_on(app, client_for, monkeypatch):
-    import models.imports
+    import models.kernel.imports
     from models.accounts import User
     from models.estates import Estate
 
-    monkeypatch.setattr(models.imports, "MAX_ROWS", 3)
+    monkeypatch.setattr(models.kernel.imports, "MAX_ROWS", 3)
     rows = [HEADERS] + [[f"限额小区{n}", "江滨社区", "", "一类"] for n in range(4)]
     page = upload(client_for("street"), "estate", xlsx(rows), "超限.xlsx").text
     assert problems(page) == ["文件：一次最多导入3行，本文件超过3行"]
@@ -219,18 +220,18 @@ def test_rows_past_the_limit_are_refused_without_reading_on(app, client_for, mon
     with app.app_context():
         user = db.session.scalar(db.select(User).where(User.username == "street"))
         seen = []
-        parsed = models.imports.parse(Estate, xlsx(rows), "超限.xlsx", user, lambda done, total: seen.append(total))
+        parsed = models.kernel.imports.parse(Estate, xlsx(rows), "超限.xlsx", user, lambda done, total: seen.append(total))
         assert [p.text() for p in parsed.problems] == ["文件：一次最多导入 3 行，本文件超过 3 行"] and seen == []
-        parsed = models.imports.parse(Estate, xlsx(rows[:4]), "不超限.xlsx", user,
+        parsed = models.kernel.imports.parse(Estate, xlsx(rows[:4]), "不超限.xlsx", user,
                                       lambda done, total: seen.append(total))
         assert not parsed.problems and len(parsed.rows) == 3 and set(seen) == {3}
         db.session.rollback()
 
 
 def test_a_file_wrong_throughout_lists_the_first_problems_only(client_for, monkeypatch):
-    import models.imports
+    import models.kernel.imports
 
-    monkeypatch.setattr(models.imports, "MAX_PROBLEMS", 4)
+    monkeypatch.setattr(models.kernel.imports, "MAX_PROBLEMS", 4)
     rows = [HEADERS] + [[f"无社区小区{n}", "", "", "一类"] for n in range(10)]
     found = problems(upload(client_for("street"), "estate", xlsx(rows), "全错.xlsx").text)
     assert found[:4] == [f"第{n}行「所属社区」：必填，不能为空" for n in range(2, 6)]
@@ -313,9 +314,9 @@ def _with_doctype(data: bytes) -> bytes:
 
 
 def test_a_part_declaring_more_than_the_limit_is_refused(client_for, monkeypatch):
-    import models.imports
+    import models.kernel.spreadsheets
 
-    monkeypatch.setattr(models.imports, "XLSX_SHEET_BYTES", 1024 * 1024)
+    monkeypatch.setattr(models.kernel.spreadsheets, "XLSX_SHEET_BYTES", 1024 * 1024)
     data = workbook(chain([HEADER_ROW], ("<row/>" for _ in range(200_000))))
     found = problems(upload(client_for("street"), "estate", data, "大.xlsx").text)
     assert found == ["文件：表格内容过大（解压后超过1MB），请删去多余的行、列和格式，或分成几个文件导入"]
@@ -339,7 +340,7 @@ def test_a_csv_row_of_many_commas_is_cut_to_the_columns(client_for):
 
 @pytest.fixture
 def imports_dir(app) -> Path:
-    from views.imports import import_root
+    from views.engine.imports import import_root
 
     with app.test_request_context():
         return import_root()
@@ -381,11 +382,11 @@ def test_a_checked_file_waits_for_confirmation_then_goes(app, client_for, import
 
 
 def test_a_failed_check_leaves_no_file(app, client_for, imports_dir, monkeypatch):
-    import views.imports
+    import views.engine.imports
 
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
-    monkeypatch.setattr(views.imports, "parse", broken)
+    monkeypatch.setattr(views.engine.imports, "parse", broken)
     page = upload(client_for("street"), "estate", xlsx([HEADERS, ["失败小区", "江滨社区", "", "一类"]]), "失败.xlsx")
     assert "导入失败，数据未写入" in page.text
     job, = stored(app, "失败.xlsx")
@@ -442,9 +443,9 @@ def test_a_new_upload_replaces_the_one_waiting(app, client_for, imports_dir):
 
 
 def test_an_account_holds_only_a_few_files(app, client_for, imports_dir, monkeypatch):
-    import views.imports
+    import views.engine.imports
 
-    monkeypatch.setattr(views.imports, "PENDING_FILES", 2)
+    monkeypatch.setattr(views.engine.imports, "PENDING_FILES", 2)
     street = client_for("street")
     files = {"estate": xlsx([HEADERS, ["份额小区", "江滨社区", "", "一类"]]),
              "community": xlsx([["社区名称", "所属街道"], ["份额社区", "示例街道"]]),
@@ -459,8 +460,8 @@ def test_an_account_holds_only_a_few_files(app, client_for, imports_dir, monkeyp
     # another account is not held back by this one; the same kind again replaces the waiting file
     assert "检查通过" in upload(client_for("community"), "estate", files["estate"], "他人.xlsx").text
     assert "检查通过" in upload(street, "estate", files["estate"], "份额estate2.xlsx").text
-    monkeypatch.setattr(views.imports, "PENDING_FILES", 5)
-    monkeypatch.setattr(views.imports, "PENDING_BYTES", 1024)
+    monkeypatch.setattr(views.engine.imports, "PENDING_FILES", 5)
+    monkeypatch.setattr(views.engine.imports, "PENDING_BYTES", 1024)
     too_big = upload(street, "property_company", files["property_company"] + b"\0" * 1024, "份额大.xlsx")
     assert too_big.status_code == 429
     assert flashes(too_big.text)[0].startswith("您已有 2 个文件正在检查或等待确认导入")
@@ -492,12 +493,12 @@ def test_a_file_too_large_is_refused_on_the_page_a_script_shows(app, client_for)
 
 
 def test_a_file_the_disk_cannot_take_fails_cleanly(app, client_for, imports_dir, monkeypatch):
-    import views.imports
+    import views.engine.imports
 
     def full(data, path):
         path.write_bytes(data[:10])  # the disk filled part-way
         raise OSError(28, "No space left on device")
-    monkeypatch.setattr(views.imports, "store", full)
+    monkeypatch.setattr(views.engine.imports, "store", full)
     page = upload(client_for("street"), "estate", xlsx([HEADERS, ["满盘小区", "江滨社区", "", "一类"]]), "满盘.xlsx")
     assert page.status_code == 200 and "服务器无法保存上传的文件，数据未写入" in page.text
     job, = stored(app, "满盘.xlsx")

@@ -64,7 +64,7 @@ def test_the_checks_report_what_the_server_did_not_keep(own_database):
         notes = conn.execute(text("SELECT note FROM audit_log WHERE model = 'repair_ticket' AND row_id = :r "
                                   "AND action = 'transition'"), {"r": str(ticket)}).scalars().all()
     engine.dispose()
-    from models.casework import RepairTicket
+    from models.repairs import RepairTicket
 
     names = {t.label: t.name for t in RepairTicket.__admin__.workflow.transitions}
     recorded = [(ticket, names[note.split("：")[0]], "accepted") for note in notes]
@@ -101,7 +101,7 @@ def test_the_checks_report_what_the_server_did_not_keep(own_database):
 
 @pytest.mark.own_database
 def test_the_checks_report_a_broken_audit_chain(own_database):
-    from models.audit import drop_append_only, ensure_append_only
+    from models.kernel.audit import drop_append_only, ensure_append_only
 
     engine = create_engine(own_database)
     with engine.connect() as conn:

@@ -9,7 +9,7 @@ from models import db
 
 
 def test_migrations_match_the_models(transaction):
-    from models.search import is_search_object
+    from models.kernel.search import is_search_object
 
     context = MigrationContext.configure(transaction, opts={
         "compare_type": True,

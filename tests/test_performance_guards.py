@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from models import db, declared_models
-from views.engine import resolve_view_class
+from views.engine.build import resolve_view_class
 
 from .helpers import count_statements
 
@@ -46,7 +46,7 @@ def _fill_the_street(app) -> None:
     from decimal import Decimal
 
     from models.estates import Estate, EstateClass
-    from models.funds import Subsidy, SubsidyRecipient
+    from models.fees import Subsidy, SubsidyRecipient
     from models.governance import Community, Duty, OrgKind, OrgUnit, Street
 
     with app.app_context():

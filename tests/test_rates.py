@@ -6,11 +6,12 @@ import re
 from datetime import datetime, timedelta
 
 from models import db, now
-from models.casework import Channel, Complaint, ComplaintKind, RepairTicket, ScopeDecision
-from models.declare import Role
+from models.casework import Channel, Complaint, ComplaintKind
+from models.repairs import RepairTicket, ScopeDecision
+from models.accounts import Role
 from models.estates import Estate
 from models.governance import Community
-from models.workflow import perform
+from models.kernel.workflow import perform
 
 from .helpers import flashes, row_id
 

@@ -8,9 +8,9 @@ import pytest
 
 from models import db
 from models.accounts import User
-from models.declare import Role
+from models.accounts import Role
 from models.estates import Estate
-from models.funds import FeeRefund, LowIncomeStatus
+from models.fees import FeeRefund, LowIncomeStatus
 from models.governance import Community, Street
 from models.supervision import FourInOneGroup, FourInOneMember
 
@@ -111,7 +111,7 @@ def test_who_keeps_the_archive_still_reads_them(app, client_for, username):
 def test_the_rule_is_derived_from_the_placing_rows(app):
     """Nothing is declared twice: the household archive's rule reaches every model placed
     through a household."""
-    from models.declare import placing_parents
+    from models.kernel.access import placing_parents
     from models.service_center import Household
 
     for model in (LowIncomeStatus, FeeRefund):

@@ -6,8 +6,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from models import db
-from models.audit import AuditAction, AuditLog
-from models.casework import RepairTicket
+from models.kernel.audit import AuditAction, AuditLog
+from models.repairs import RepairTicket
 from models.estates import Estate
 from models.governance import Community
 
@@ -112,7 +112,7 @@ def test_deleted_estates_count_for_no_target_or_rate(app, client_for):
     from models.accounts import User
     from models.rates import RateCode, service_rates
     from models.rollout import Target
-    from models.scoping import ids_in_scope
+    from models.kernel.scoping import ids_in_scope
 
     def households() -> tuple[int, int]:
         with app.app_context():

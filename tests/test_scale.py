@@ -37,7 +37,7 @@ def city(tmp_path_factory) -> Iterator[Any]:
     import flask_migrate
 
     from app import create_app
-    from models.audit import acting_as
+    from models.kernel.audit import acting_as
     from seeds.casework_demo import load_repair_rules
     from seeds.reference import load_indicators
     from seeds.scale import generate
@@ -109,7 +109,7 @@ def full_reads(app: Any, found: list[tuple[str, Any]]) -> list[str]:
 
 def ticket_urls(app: Any) -> list[str]:
     from bench.plain import filter_arg
-    from models.casework import RepairTicket
+    from models.repairs import RepairTicket
 
     with app.app_context():
         view = next(v for v in app.extensions["admin"][0]._views if getattr(v, "endpoint", None) == "repair_ticket")
@@ -170,7 +170,7 @@ def ids_on(page: str) -> list[int]:
 
 @live
 def test_cursor_pages_visit_every_row_once_in_order_both_ways(city):
-    from models.casework import RepairTicket
+    from models.repairs import RepairTicket
 
     c = client(city, "city")
     with city.app_context():
@@ -205,8 +205,8 @@ def test_a_cursor_that_is_not_one_starts_at_the_first_page(city):
 def test_mixed_direction_sort_pages_by_cursor(app, client_for, monkeypatch):
     """Fee bills sort by year descending, then estate ascending: the cursor's comparison
     must follow both directions (checked with a count cap of 3 on the demo's bills)."""
-    import views.engine as engine
-    from models.funds import FeeBill
+    import views.engine.listing as engine
+    from models.fees import FeeBill
 
     monkeypatch.setattr(engine, "COUNT_CAP", 3)
     c = client_for("admin")

@@ -1,4 +1,4 @@
-"""The search box, answered by the full-text index of ``search_doc`` (models.search).
+"""The search box, answered by the full-text index of ``search_doc`` (models.kernel.search).
 
 * Chinese: any substring, of any length, finds exactly the rows a LIKE '%…%' over the
   searched columns finds — checked by Hypothesis on random text over a small alphabet,
@@ -26,10 +26,10 @@ from hypothesis.configuration import set_hypothesis_home_dir
 from sqlalchemy import or_, select
 
 from models import db, now
-from models.casework import RepairCategory, RepairTicket
+from models.repairs import RepairCategory, RepairTicket
 from models.estates import Estate, EstateClass
 from models.governance import Community
-from models.search import search_clause
+from models.kernel.search import search_clause
 
 from .helpers import flashes, row_id
 

@@ -17,7 +17,7 @@ import pytest
 from app import create_app
 from models import db, now
 from models.accounts import LoginThrottle, User
-from models.audit import AuditAction, AuditLog
+from models.kernel.audit import AuditAction, AuditLog
 from models.governance import Community, Street
 
 from .helpers import PASSWORD, Client, count_statements, field_errors, flashes, row_id

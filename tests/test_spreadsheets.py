@@ -11,7 +11,7 @@ import pytest
 from openpyxl import load_workbook
 
 from models import db
-from models.audit import AuditAction, AuditLog
+from models.kernel.audit import AuditAction, AuditLog
 from models.estates import Estate
 
 from .helpers import flashes, problems, upload, xlsx
@@ -179,9 +179,9 @@ def test_xlsx_export_has_chinese_headers_scope_and_no_formulas(app, client_for):
 def test_an_xlsx_export_past_a_sheets_rows_goes_on_in_the_next_sheet(client_for, monkeypatch):
     # Excel stops at 1,048,576 rows and XlsxWriter drops the rest without a word; with
     # the limit shrunk to 20, the street's 56 estates must fill three sheets, none lost.
-    import views.exports
+    import views.engine.exports
 
-    monkeypatch.setattr(views.exports, "SHEET_ROWS", 20)
+    monkeypatch.setattr(views.engine.exports, "SHEET_ROWS", 20)
     book = load_workbook(io.BytesIO(client_for("street").get("/admin/estate/export/xlsx/?sort=0").data))
     assert book.sheetnames == ["小区", "小区（2）", "小区（3）"]
     assert all(sheet.cell(1, 1).value == "小区名称" for sheet in book.worksheets)

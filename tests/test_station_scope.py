@@ -9,8 +9,8 @@ import pytest
 
 from models import db, now
 from models.accounts import User
-from models.casework import RepairTicket, TicketState
-from models.declare import Role
+from models.repairs import RepairTicket, TicketState
+from models.accounts import Role
 from models.estates import Estate
 from models.governance import Community, OrgKind, OrgUnit
 

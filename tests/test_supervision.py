@@ -12,8 +12,8 @@ import pytest
 from models import db, now
 from models.assessment import Assessment
 from models.estates import CompanyReview, Estate
-from models.supervision import (FourInOneGroup, FourInOneMember, Indicator, Inspection, Rectification,
-                                RectState, ReportState)
+from models.supervision import FourInOneGroup, FourInOneMember, Indicator
+from models.inspections import Inspection, Rectification, RectState, ReportState
 
 from .helpers import Client, flashes, row_id, transition
 
@@ -222,7 +222,7 @@ def test_a_photo_is_kept_and_served_only_within_scope(app, client_for):
     r = inspect(committee, app, "永乐花园", {"路灯完好率": "100"},
                 extra={"photos-0-path": (io.BytesIO(PNG), "楼道照片.png"), "photos-0-caption": "楼道"})
     assert r.status_code == 302, flashes(r.text)
-    from models.supervision import InspectionPhoto
+    from models.inspections import InspectionPhoto
     with app.app_context():
         photo = db.session.scalar(db.select(InspectionPhoto).order_by(InspectionPhoto.id.desc()))
         photo_id, stored = photo.id, photo.path
@@ -413,7 +413,7 @@ def test_a_reported_inspection_its_readings_and_photos_are_read_only(app, client
 
 
 def _photo_path(app, photo_id: int) -> str:
-    from models.supervision import InspectionPhoto
+    from models.inspections import InspectionPhoto
     with app.app_context():
         return db.session.get(InspectionPhoto, photo_id).path
 

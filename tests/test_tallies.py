@@ -30,16 +30,16 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
 
 from models import db, now
-from models.casework import (Channel, Complaint, ComplaintKind, ComplaintState, RepairCategory,
-                             RepairTicket, TicketState)
+from models.casework import Channel, Complaint, ComplaintKind, ComplaintState
+from models.repairs import RepairCategory, RepairTicket, TicketState
 from models.estates import Estate, EstateClass
 from models.governance import Community
 from models.rates import RateCode, case_counts, service_rates
 from models.standing import measured, standing
-from models.supervision import (Indicator, IndicatorSource, Inspection, InspectionItem, InspectionKind,
-                                ReportState)
+from models.supervision import Indicator, IndicatorSource
+from models.inspections import Inspection, InspectionItem, InspectionKind, ReportState
 from models.tallies import CaseTally, LatestReading, month_of, next_month, rebuild
-from models.workflow import _set_by_transition
+from models.kernel.workflow import _set_by_transition
 
 from .helpers import flashes, row_id, transition
 
@@ -194,7 +194,7 @@ def set_ticket_progress(t: RepairTicket, level: str, hours: int) -> None:
 def set_complaint_progress(c: Complaint, level: str, hours: int) -> None:
     n = COMPLAINT_LEVELS.index(level)
     # 办结时间 starts the fixed call-back clock: after 已受理 only a transition may set it,
-    # so say these writes are one (what models.workflow.perform does)
+    # so say these writes are one (what models.kernel.workflow.perform does)
     _set_by_transition(c).update({"resolved_at", "received_at"})
     c.state = ComplaintState(level)
     c.dispatched_at = _capped(c.received_at + timedelta(minutes=2)) if n >= 1 else None
@@ -938,14 +938,14 @@ def test_two_saves_for_one_estate_at_once_are_both_counted(own_database, tmp_pat
     it the second recounts from a snapshot that misses the first's tally row and collides
     with it (a refused save) — the lock is what keeps concurrent saves both counted.
 
-    An audited save also waits at the audit trail's chain lock (models.audit.hold_chain),
+    An audited save also waits at the audit trail's chain lock (models.kernel.audit.hold_chain),
     which would serialise the two as well; the race is reproduced with no audit entry
     written, so that only the tally lock is being tested (and the chain is not forked)."""
     import threading
 
     from sqlalchemy.exc import IntegrityError
 
-    import models.audit as audit
+    import models.kernel.audit as audit
     import models.tallies as tallies
     from app import create_app
     from models.tallies import case_drift

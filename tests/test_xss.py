@@ -20,8 +20,8 @@ from sqlalchemy import String, Text
 from sqlalchemy import inspect as sa_inspect
 
 from models import db, declared_models, now
-from models.audit import CHAINED, append
-from models.declare import ChoiceType
+from models.kernel.audit import CHAINED, append
+from models.kernel.declare import ChoiceType
 
 from .probes import planted_client, read_form
 

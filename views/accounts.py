@@ -9,7 +9,7 @@ from markupsafe import Markup, escape
 from wtforms import PasswordField
 
 from models import declared_models
-from models.declare import Invalid
+from models.kernel.declare import Invalid
 
 from . import formatting
 from .engine import DeclaredModelView

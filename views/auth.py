@@ -29,7 +29,7 @@ from models.accounts import (LoginThrottle, ThrottleRules, User, check_decoy_pas
                              new_session_token, password_problem)
 from models.estates import Estate
 from models.governance import Community, OrgUnit, Street
-from models.audit import AuditAction, record
+from models.kernel.audit import AuditAction, record
 
 from .security import is_local_target, is_static_request
 

@@ -10,7 +10,8 @@ from typing import Any
 from markupsafe import Markup, escape
 from sqlalchemy import inspect as sa_inspect
 
-from models.declare import ChoiceType, Choices, column_label
+from models.kernel.declare import ChoiceType, Choices
+from models.kernel.paths import column_label
 
 
 def text(value: Any) -> str:

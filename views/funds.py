@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import g
 
-from models.funds import subsidy_totals
+from models.fees import subsidy_totals
 
 from .engine import DeclaredModelView
 

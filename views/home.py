@@ -10,12 +10,14 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from models import db
-from models.declare import column_label, may
+from models.kernel.paths import column_label
+from models.kernel.access import may
 from models.estates import Estate, EstateClass, ManagementMode
 from models.governance import Community, LeadershipGroup
-from models.scoping import scope_clause
+from models.kernel.scoping import scope_clause
 from models.selfgov import OwnersCommittee
-from models.supervision import FourInOneGroup, Rectification, RectState
+from models.supervision import FourInOneGroup
+from models.inspections import Rectification, RectState
 
 # Flags that compute themselves, shown on the home page with a link to the rows.
 ATTENTION = [
@@ -65,9 +67,9 @@ class HomeView(AdminIndexView):
         """What the charts draw, all for the user's scope: estates by class and mode,
         what is late now by kind, indicators against targets, rollout progress."""
         from models import now
-        from models.deadlines import late_counts, open_deadlines
+        from models.kernel.deadlines import late_counts, open_deadlines
         from models.rollout import RolloutPlan, Target
-        from models.scoping import ids_in_scope
+        from models.kernel.scoping import ids_in_scope
         from models.standing import standing
 
         late: dict[str, int] = {}

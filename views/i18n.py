@@ -77,7 +77,9 @@ i18n_cli = AppGroup("i18n", help="界面翻译")
 @i18n_cli.command("update", help="把所有声明的中文标签加入英文目录（已有译文保留）")
 def i18n_update() -> None:
     from models import declared_models
-    from models.declare import CATEGORIES, Choices, column_label
+    from models.kernel.declare import Choices
+    from models import CATEGORIES
+    from models.kernel.paths import column_label
 
     from sqlalchemy import inspect as sa_inspect
 

@@ -14,16 +14,17 @@ from flask_login import current_user
 from sqlalchemy import or_, select
 
 from models import db, now
-from models.deadlines import open_deadlines
+from models.funds import money_models
+from models.kernel.deadlines import open_deadlines
 from models.estates import Estate
 from models.governance import Community
-from models.scoping import among, ids_in_scope, scope_clause
-from models.softdelete import not_deleted
+from models.kernel.scoping import among, ids_in_scope, scope_clause
+from models.kernel.softdelete import not_deleted
 from models.service_center import patrol_gaps
 from models.standing import cleaning_shortfalls, standing
 
 from .params import Arg, read_args
-from .workflow import describe_gap
+from .engine.workflow import describe_gap
 
 COMMUNITY = Arg("community", "社区", "id")
 
@@ -58,7 +59,7 @@ class LateView(ScopedPage):
 
     @expose("/")
     def index(self) -> Any:
-        from models.deadlines import late_counts
+        from models.kernel.deadlines import late_counts
 
         community_id = read_args(self.query_args)["community"]
         estates = ids_in_scope(Estate, current_user)
@@ -82,7 +83,7 @@ class LateView(ScopedPage):
         counts = [{"kind": m.__admin__.label, "clock": c.label, "count": n,
                    "shown": min(n, self.PER_KIND)} for m, c, n in late_counts(current_user, estates)]
         yesterday = now().date() - timedelta(days=1)
-        from models.declare import may
+        from models.kernel.access import may
         from models.service_center import Patrol
 
         # patrols are the service center's: only who may read them sees their gaps
@@ -246,7 +247,7 @@ class MoneyTrailView(ScopedPage):
     scope, with who did it and when (the audit trail), exportable (篇5 二(一)2(7))."""
 
     def is_accessible(self) -> bool:
-        from models.declare import may
+        from models.kernel.access import may
         from models.funds import FundMovement
 
         return may(current_user, FundMovement.__admin__, "read")
@@ -257,10 +258,10 @@ class MoneyTrailView(ScopedPage):
 
     @expose("/")
     def index(self) -> Any:
-        from models.audit import AuditLog, entries_about
+        from models.kernel.audit import AuditLog, entries_about
 
         from . import formatting
-        from .exports import csv_response
+        from .engine.exports import csv_response
 
         args = read_args(self.query_args)
         models = money_models()
@@ -286,12 +287,6 @@ class MoneyTrailView(ScopedPage):
         return self.render("admin/money_trail.html", headers=headers, rows=list(rows()), start=start, end=end)
 
 
-def money_models() -> list[type]:
-    from models.funds import MONEY_MODELS
-
-    return list(MONEY_MODELS)
-
-
 class ReportView(ScopedPage):
     """月度报告: one printable page for the leadership meeting, and the same as a PDF."""
 
@@ -306,7 +301,7 @@ class ReportView(ScopedPage):
         from flask import Response, render_template
         from weasyprint import CSS, HTML
 
-        from .exports import content_disposition
+        from .engine.exports import content_disposition
 
         data = self._data()
         html = render_template("print/report.html", **data, pdf=True, printed_at=now())

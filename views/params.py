@@ -33,6 +33,12 @@ TEXT_MAX = 200          # characters of a search or a filter value
 ID_MAX = 2 ** 31 - 1    # every registry's key is an INTEGER
 MONTH = re.compile(r"(\d{4})-(\d{2})")
 
+# A list's own arguments, and how far they reach
+LIST_ARGS = ("page", "page_size", "sort", "desc", "search", "after", "before")
+MAX_PAGE = 10_000_000      # page × page size stays an OFFSET both databases take
+MAX_OFFSET = 1_000_000_000
+CURSOR_MAX = 2000          # characters of a cursor token; the app's own are far shorter
+
 
 class BadParameter(BadRequest):
     """A 400 whose description is the Chinese sentence its page shows (views.errors)."""

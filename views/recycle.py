@@ -15,9 +15,9 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from models import db, declared_models
-from models.declare import may
-from models.scoping import scope_clause
-from models.softdelete import DELETED_AT, restore, soft_deletes
+from models.kernel.access import may
+from models.kernel.scoping import scope_clause
+from models.kernel.softdelete import DELETED_AT, restore, soft_deletes
 
 SHOWN = 100  # per kind of record, newest first
 
@@ -60,7 +60,7 @@ class RecycleBinView(BaseView):
         model = next((m for m in self._models() if m.__tablename__ == request.form.get("model")), None)
         if model is None:
             abort(403)
-        from views.engine import row_key
+        from models.kernel.rules import row_key
 
         key = row_key(model.__table__.c.id, request.form.get("id", ""))
         if key is None:
@@ -71,7 +71,7 @@ class RecycleBinView(BaseView):
         view = next(v for v in self.admin._views if getattr(v, "model", None) is model)
 
         def change() -> None:
-            from views.engine import run_rules_on_session
+            from models.kernel.rules import run_rules_on_session
 
             restore(row)
             run_rules_on_session(row)  # a name taken again meanwhile is said, not broken

@@ -24,7 +24,7 @@ from werkzeug.datastructures import FileStorage
 from wtforms import ValidationError
 
 from models import AppSession, db
-from models.declare import Upload
+from models.kernel.declare import Upload
 
 SIGNATURES = {
     "jpg": (b"\xff\xd8\xff",), "jpeg": (b"\xff\xd8\xff",), "png": (b"\x89PNG\r\n\x1a\n",),

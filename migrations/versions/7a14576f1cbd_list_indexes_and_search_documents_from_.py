@@ -8,7 +8,7 @@ Create Date: 2026-11-24 07:11:44.671917
 from alembic import op
 import sqlalchemy as sa
 
-from models.search import backfill, drop_index_sql, ensure_index
+from models.kernel.search import backfill, drop_index_sql, ensure_index
 
 # The searched columns of each table when this migration was written (the declarations
 # may change later; the migration must not).

@@ -1,7 +1,7 @@
 """audit trail append-only and hash-chained
 
 Every entry of ``audit_log`` gets the hash of the entry before it and its own
-(``models.audit.chain_hash``); existing entries are chained here, from the first, so
+(``models.kernel.audit.chain_hash``); existing entries are chained here, from the first, so
 ``flask audit verify`` passes on an upgraded database. Triggers then refuse UPDATE,
 DELETE (and on PostgreSQL TRUNCATE) of the trail. ``user_id`` loses ON DELETE SET NULL:
 deleting an account would have rewritten its entries; an account that has acted is
@@ -38,14 +38,14 @@ def upgrade():
         batch_op.drop_constraint(batch_op.f('fk_audit_log_user_id_app_user'), type_='foreignkey')
         batch_op.create_foreign_key(batch_op.f('fk_audit_log_user_id_app_user'), 'app_user', ['user_id'], ['id'])
 
-    from models.audit import ensure_append_only
+    from models.kernel.audit import ensure_append_only
 
     ensure_append_only(op.get_bind())
 
 
 def chain_existing(connection):
     """Hash the entries already there, in id order, with the form verification uses."""
-    from models.audit import GENESIS, chain_hash
+    from models.kernel.audit import GENESIS, chain_hash
 
     trail = sa.table('audit_log', sa.column('id', sa.Integer), sa.column('at', sa.DateTime),
                      sa.column('user_id', sa.Integer), sa.column('actor', sa.String),
@@ -71,7 +71,7 @@ def chain_existing(connection):
 
 
 def downgrade():
-    from models.audit import drop_append_only
+    from models.kernel.audit import drop_append_only
 
     drop_append_only(op.get_bind())
     with op.batch_alter_table('audit_log', schema=None) as batch_op:

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy import inspect as sa_inspect
 
-from . import AppSession
+from .database import AppSession
 
 
 def is_new(obj: Any) -> bool:

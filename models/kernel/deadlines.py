@@ -12,9 +12,17 @@ from typing import Any
 
 from sqlalchemy import Date, DateTime, select
 
-from . import db, declared_models, now
-from .declare import may
-from .scoping import among, anchor_level, resolve_column, scope_clause, scope_paths
+from .access import may
+from .database import db, now
+from .registry import declared_models
+from .scoping import (
+    among,
+    anchor_level,
+    hierarchy,
+    resolve_column,
+    scope_clause,
+    scope_paths,
+)
 from .workflow import Clock
 
 # How far ahead "near a deadline" looks.
@@ -109,8 +117,8 @@ def open_deadlines(user: Any, estates: Any = None, per_clock: int | None = None)
 
 
 def _estate_column(model: type) -> Any:
-    """The model's own column placing it in an estate, if it has one."""
+    """The model's own column placing it at the finest level (an estate), if it has one."""
     for path in scope_paths(model) or ():
-        if "." not in path and anchor_level(model, path) == "estate":
+        if "." not in path and anchor_level(model, path) == hierarchy().finest.name:
             return getattr(model, resolve_column(model, path).key)
     return None

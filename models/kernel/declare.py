@@ -13,29 +13,21 @@ A model declares, next to its columns::
         )
 
 Nothing here imports Flask-Admin: ``views.engine`` turns these declarations into
-screens and ``views.checks`` validates them when the application starts.
+screens and ``models.kernel.checks`` validates them when the application starts.
+The hooks a model may define (``clean``, ``clean_delete``, guards, effects…) are listed
+in ``models.kernel.hooks``.
 """
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field as dc_field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from typing import Any, Callable, Iterable, Mapping
 
 from sqlalchemy import String
 from sqlalchemy.orm import mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
-
-# Menu categories in the order they appear in the navigation bar.
-CATEGORIES: tuple[str, ...] = (
-    "治理架构",
-    "小区与自治",
-    "监督考评",
-    "案件办理",
-    "推进实施",
-    "资金管理",
-    "系统管理",
-)
 
 
 class Choices(str, enum.Enum):
@@ -121,21 +113,32 @@ def _install_choice_coercion() -> None:
 _install_choice_coercion()
 
 
-class Role(Choices):
-    """Who a user is; what they may do comes from each model's ``Perms``."""
-
-    ADMIN = "admin", "系统管理员"
-    STREET_STAFF = "street_staff", "街道管理员"
-    COMMUNITY_STAFF = "community_staff", "社区工作人员"
-    COMMITTEE_MEMBER = "committee_member", "委员会成员"
-    PILOT_COORDINATOR = "pilot_coordinator", "试点协调员"
-    STATION_STAFF = "station_staff", "站点人员"
-    LEADER = "leader", "领导"
-    AUDITOR = "auditor", "纪工委（审计）"
-
-
-ALL_ROLES: frozenset[str] = frozenset(Role)
+# Roles a declaration may name besides the domain's own (models.kernel.registry):
+EVERYONE = "*"      # every role
+EDITORS = "+"       # whoever keeps registries unless a declaration says otherwise
 OPERATIONS = ("read", "create", "edit", "delete")
+
+
+def role_set(roles: Iterable[Any]) -> frozenset[str]:
+    """Role codes, with ``EVERYONE`` and ``EDITORS`` read through the domain's settings."""
+    from .registry import SETTINGS, code, role_codes
+
+    out: set[str] = set()
+    for role in roles:
+        text = code(role)
+        if text == EVERYONE:
+            out |= role_codes()
+        elif text == EDITORS:
+            out |= {code(r) for r in SETTINGS.editors}
+        else:
+            out.add(text)
+    return frozenset(out)
+
+
+def is_superuser(role: Any) -> bool:
+    from .registry import SETTINGS, code
+
+    return role is not None and SETTINGS.superuser is not None and code(role) == code(SETTINGS.superuser)
 
 
 @dataclass(frozen=True)
@@ -173,9 +176,10 @@ def field(type_: Any, label: str, *args: Any, help: str | None = None,
 
 
 def computed(label: str, expression: Callable[[type], Any], help: str | None = None,
-             warn: bool = False):
+             warn: bool = False, attention: bool | None = None):
     """A figure or flag computed from the record, never typed: Python on a row, SQL
-    (``expression(cls)``) in lists and filters::
+    (``expression(cls)``) in lists and filters. A ``warn`` flag is red in lists and, unless
+    ``attention=False``, counted on the home page's 需要关注::
 
         @computed("无人管理", expression=lambda cls: cls.company_name.is_(None))
         def uncovered(self) -> bool: ...
@@ -184,13 +188,14 @@ def computed(label: str, expression: Callable[[type], Any], help: str | None = N
 
     def wrap(getter: Callable[[Any], Any]) -> Any:
         prop = hybrid_property(getter).expression(expression)
-        prop.info.update({"label": label, "warn": warn, **({"help": help} if help else {})})
+        prop.info.update({"label": label, "warn": warn, "attention": warn if attention is None else attention,
+                          **({"help": help} if help else {})})
         return prop
     return wrap
 
 
 def figure(label: str, expression: Any, help: str | None = None, flag: bool = False,
-           warn: bool = False, internal: bool = False):
+           warn: bool = False, internal: bool = False, attention: bool | None = None):
     """A figure computed in SQL and loaded with the row in the same query (a labelled
     ``column_property``): counts, names of related rows, flags that need other tables.
     Assign it after the classes it reads are defined::
@@ -206,6 +211,7 @@ def figure(label: str, expression: Any, help: str | None = None, flag: bool = Fa
     # internal: loaded for str() and the like, never a column of its own on screen
     return column_property(expr, info={"label": label, "figure": True, "warn": warn,
                                        "internal": internal,
+                                       "attention": bool(flag and warn) if attention is None else attention,
                                        **({"help": help} if help else {})})
 
 
@@ -227,37 +233,38 @@ def relation(label: str, *args: Any, **kwargs: Any):
 class Perms:
     """Which roles may read, create, edit and delete rows of a model.
 
-    The system administrator may always do everything. Roles are given as
-    :class:`Role` members (or their codes); unknown codes stop start-up.
+    The superuser role (the system administrator) may always do everything but write a
+    ``sealed`` model. Roles are given as the domain's ``Role`` members (or their codes),
+    ``EVERYONE`` or ``EDITORS``; unknown codes stop start-up.
     """
 
-    read: Iterable[str] = ALL_ROLES
-    create: Iterable[str] = (Role.STREET_STAFF,)
-    edit: Iterable[str] = (Role.STREET_STAFF,)
-    delete: Iterable[str] = (Role.STREET_STAFF,)
+    read: Iterable[str] = (EVERYONE,)
+    create: Iterable[str] = (EDITORS,)
+    edit: Iterable[str] = (EDITORS,)
+    delete: Iterable[str] = (EDITORS,)
     sealed: bool = False
     """Rows nobody creates, edits or deletes by hand, the administrator neither: the
     application alone appends them (the audit trail)."""
 
     def roles(self, op: str) -> frozenset[str]:
-        return frozenset(str(r.value if isinstance(r, Role) else r) for r in getattr(self, op))
+        return role_set(getattr(self, op))
 
     def allows(self, role: str | None, op: str) -> bool:
         if role is None:
             return False
-        if role == Role.ADMIN:
+        if is_superuser(role):
             return op == "read" or not self.sealed
-        return role in self.roles(op)
+        return str(getattr(role, "value", role)) in self.roles(op)
 
     @classmethod
     def registry(cls, *editors: str) -> "Perms":
-        """Everyone reads; street staff (and the given roles) keep the registry."""
-        writers = (Role.STREET_STAFF, *editors)
+        """Everyone reads; the editors (street staff) and the given roles keep the registry."""
+        writers = (EDITORS, *editors)
         return cls(create=writers, edit=writers, delete=writers)
 
     @classmethod
     def read_only(cls, *readers: str) -> "Perms":
-        return cls(read=readers or ALL_ROLES, create=(), edit=(), delete=())
+        return cls(read=readers or (EVERYONE,), create=(), edit=(), delete=())
 
     @classmethod
     def admin_only(cls) -> "Perms":
@@ -271,22 +278,40 @@ class Perms:
 
 @dataclass(frozen=True)
 class Action:
-    """A bulk action on the list screen, implemented by a model method of the same name.
-
-    The method is called on every selected row inside one transaction; if it raises
-    ``Refused`` for any row, nothing is written and the message names that row::
+    """A bulk action on the list screen, on every selected row in one transaction; if it
+    raises ``Refused`` or ``Invalid`` for any row, nothing is written and the message
+    names that row::
 
         Action("mark_pilot", "标记为试点", roles=(Role.PILOT_COORDINATOR,),
-               confirm="确定将所选小区标记为试点吗？")
+               run="models.rollout:mark_pilots", confirm="确定将所选小区标记为试点吗？")
+
+    ``run`` is a function receiving the selected rows (set-based: one query for all of
+    them), or a ``"module:function"`` path to one — so a model's action may live in the
+    module of the records it makes without that module being imported here. Without
+    ``run``, the model's method of the action's name is called on each row.
     """
 
     name: str
     label: str
-    roles: Iterable[str] = (Role.STREET_STAFF,)
+    roles: Iterable[str] = (EDITORS,)
     confirm: str | None = None
+    run: Callable[..., Any] | str | None = None
 
     def allows(self, role: str | None) -> bool:
         return Perms(edit=self.roles).allows(role, "edit")
+
+    def function(self) -> Callable[..., Any] | None:
+        return resolve_function(self.run)
+
+
+def resolve_function(target: Callable[..., Any] | str | None) -> Callable[..., Any] | None:
+    """A declared function, given as itself or as ``"module:function"``."""
+    if target is None or callable(target):
+        return target
+    import importlib
+
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 @dataclass(frozen=True)
@@ -300,7 +325,7 @@ class ModelAdmin:
     """Chinese name of the model, e.g. ``"小区"``: menu entry and page titles."""
 
     category: str
-    """Menu category, one of :data:`CATEGORIES`."""
+    """Menu category, one of the categories the domain configures (models.kernel.registry)."""
 
     list_columns: tuple[str, ...] = ()
     """Columns of the list screen; default: every labelled column."""
@@ -331,7 +356,7 @@ class ModelAdmin:
     """Who may read, create, edit and delete."""
 
     scope: str | tuple[str, ...] | Callable[[Any, bool], Any] | None = None
-    """Path to the column that places a row in a street, community or estate:
+    """Path to the column that places a row in the hierarchy (street, community, estate):
     ``"id"`` on those tables themselves, ``"community_id"``, ``"estate_id"``, or a
     dotted path such as ``"inspection.estate_id"``. Several paths, finest first —
     ``("community_id", "street_id")`` — place a row by the first one that is set.
@@ -340,7 +365,7 @@ class ModelAdmin:
     street (the audit trail: an entry lies where the row it names lies)."""
 
     workflow: Any = None
-    """A :class:`models.workflow.Workflow`: states, transitions, clocks."""
+    """A :class:`models.kernel.workflow.Workflow`: states, transitions, clocks."""
 
     inline: tuple[str, ...] = ()
     """One-to-many relations edited inside this model's form (e.g. members)."""
@@ -356,8 +381,9 @@ class ModelAdmin:
 
 
     station: Any = None
-    """The station (an ``OrgKind``) whose cases these are: station staff may act on
-    them only if their account belongs to a unit of that kind."""
+    """The station (a ``Choices`` member, e.g. an ``OrgKind``) whose cases these are: an
+    account that works at a station (``user.station``) may act on them only if it is
+    this one."""
 
     labels: Mapping[str, str] = dc_field(default_factory=dict)
     """Labels for dotted columns when the relation's label does not fit."""
@@ -397,55 +423,6 @@ def lookup_fields(model: type) -> tuple[str, ...]:
     return (sa_inspect(model).primary_key[0].key,)
 
 
-def may(user: Any, spec: "ModelAdmin", operation: str) -> bool:
-    """The one permission rule: the role's ``Perms`` and, for station staff, the station —
-    and whoever may not read the rows that place a row (its scope path: a low-income
-    status through its household) may not read or change that row either, so a
-    household's people are shown to no one who may not open the archive itself.
-
-    Station staff act (and read) only on their own station's cases; what they may do
-    there is still up to the role's ``Perms``.
-    """
-    if user is None or not getattr(user, "is_authenticated", False):
-        return False
-    if not _allowed_here(user, spec, operation):
-        return False
-    return all(_allowed_here(user, parent, "read") for parent in placing_parents(spec))
-
-
-def _allowed_here(user: Any, spec: "ModelAdmin", operation: str) -> bool:
-    if spec.station is not None and user.role == Role.STATION_STAFF \
-            and getattr(user, "station", None) != spec.station.value:
-        return False
-    return spec.perms.allows(user.role, operation)
-
-
-def placing_parents(spec: "ModelAdmin") -> tuple["ModelAdmin", ...]:
-    """The declarations of the models a row's scope paths pass through (an inspection
-    item → its inspection; a fee refund → its household), nearest first."""
-    cached = spec.__dict__.get("_parents")
-    if cached is not None:
-        return cached
-    from sqlalchemy import inspect as sa_inspect
-
-    model = getattr(spec, "model", None)
-    paths = (spec.scope,) if isinstance(spec.scope, str) else () if callable(spec.scope) \
-        else tuple(spec.scope or ())
-    found: list[ModelAdmin] = []
-    for path in paths if model is not None else ():
-        current = model
-        for part in path.split(".")[:-1]:
-            rels = sa_inspect(current).relationships
-            if part not in rels:
-                break
-            current = rels[part].mapper.class_
-            parent = current.__dict__.get("__admin__")
-            if isinstance(parent, ModelAdmin) and all(p is not parent for p in found):
-                found.append(parent)
-    object.__setattr__(spec, "_parents", tuple(found))
-    return spec._parents
-
-
 class Refused(Exception):
     """An action or rule refused: the message (Chinese) is shown to the user."""
 
@@ -458,26 +435,9 @@ class Invalid(Exception):
         super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in self.errors.items()))
 
 
-def column_label(model: type, name: str) -> str:
-    """Chinese label of a column, relation or dotted path of ``model``."""
-    spec = getattr(model, "__admin__", None)
-    if spec is not None and name in spec.labels:
-        return spec.labels[name]
-    from sqlalchemy import inspect as sa_inspect
-
-    parts = name.split(".")
-    current = model
-    label = name
-    for i, part in enumerate(parts):
-        mapper = sa_inspect(current)
-        if part in mapper.relationships:
-            rel = mapper.relationships[part]
-            label = rel.info.get("label", part)
-            current = rel.mapper.class_
-            if i == len(parts) - 2 and parts[-1] in ("name", "title"):
-                return label  # "community.name" reads as 所属社区
-        elif part in mapper.column_attrs:
-            label = attr_info(mapper.column_attrs[part]).get("label", part)
-        elif part in mapper.all_orm_descriptors:  # a computed hybrid
-            label = mapper.all_orm_descriptors[part].info.get("label", part)
-    return label
+def declare(model: type, spec: ModelAdmin) -> type:
+    """Give a model defined elsewhere its declaration (the kernel's audit trail gets the
+    domain's): the same as writing ``__admin__ = spec`` in its class body."""
+    model.__admin__ = spec
+    object.__setattr__(spec, "model", model)
+    return model

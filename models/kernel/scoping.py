@@ -1,9 +1,16 @@
 """The one scoping hook: which rows of a model a user may see.
 
-A model's ``__admin__.scope`` names the column (possibly through relations) that
-places each row at one level of the hierarchy street → community → estate. A user
-is bound to streets, communities and/or estates; a row is visible when its anchor
-falls inside the user's bindings, projected to the anchor's level:
+The domain declares its places once, as data — a hierarchy of levels, coarsest first,
+each a model with a foreign key to the level above and a relation on the account that
+binds accounts to it::
+
+    Hierarchy(Level(Street, binding="streets"),
+              Level(Community, parent="street_id", binding="communities"),
+              Level(Estate, parent="community_id", binding="estates"))
+
+A model's ``__admin__.scope`` names the column (possibly through relations) that places
+each row at one level. A user is bound to rows of some levels; a row is visible when its
+anchor falls inside the user's bindings, projected to the anchor's level:
 
 * downward — a street-bound user sees the estates of that street's communities;
 * upward — an estate-bound committee member can read their community and street
@@ -16,41 +23,96 @@ actions, export, ajax look-ups, dashboard and reports — goes through
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import false, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.sql.elements import ColumnElement
 
-LEVELS = ("street", "community", "estate")
+from .paths import find
+
+
+@dataclass(frozen=True)
+class Level:
+    model: type
+    parent: str | None = None
+    """The foreign key to the level above (``None`` on the coarsest)."""
+    binding: str | None = None
+    """The account's relation listing the rows of this level it is bound to."""
+
+    @property
+    def name(self) -> str:
+        return self.model.__tablename__
+
+
+class Hierarchy:
+    """The levels rows lie in, coarsest first; the projections between any two levels
+    follow from the parent keys."""
+
+    def __init__(self, *levels: Level):
+        self.levels = levels
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(level.name for level in self.levels)
+
+    @property
+    def finest(self) -> Level:
+        return self.levels[-1]
+
+    def level(self, name: str) -> Level:
+        return self.levels[self.names.index(name)]
+
+    def project(self, ids: Any, source: str, target: str) -> Any:
+        """The ids at level ``target`` related to ``ids`` at level ``source``: the rows
+        below them (downward), or the rows they lie in (upward)."""
+        i, j = self.names.index(source), self.names.index(target)
+        if i == j:
+            return ids
+        current = ids
+        if i < j:  # down: the children of the children …
+            for level in self.levels[i + 1: j + 1]:
+                model = level.model
+                current = select(sa_inspect(model).primary_key[0]).where(getattr(model, level.parent).in_(current))
+        else:      # up: the parents of the parents …
+            for level in reversed(self.levels[j + 1: i + 1]):
+                model = level.model
+                current = select(getattr(model, level.parent)).where(sa_inspect(model).primary_key[0].in_(current))
+        return current
+
+    def bound(self, user: Any) -> dict[str, list[Any]]:
+        """The ids the account is bound to, per level."""
+        return {level.name: [row.id for row in getattr(user, level.binding, None) or ()]
+                for level in self.levels if level.binding}
+
+
+def hierarchy() -> Hierarchy:
+    from .registry import SETTINGS
+
+    if SETTINGS.hierarchy is None:
+        raise RuntimeError("no hierarchy configured: the domain calls models.kernel.configure(hierarchy=...)")
+    return SETTINGS.hierarchy
 
 
 def anchor_level(model: type, path: str) -> str | None:
-    """The level ("street", "community" or "estate") that ``path`` points at."""
+    """The level (``"street"``, ``"community"``…) that ``path`` points at."""
     column = resolve_column(model, path)
     if column is None:
         return None
-    if column.primary_key and column.table.name in LEVELS:
+    names = hierarchy().names
+    if column.primary_key and column.table.name in names:
         return column.table.name
     for fk in column.foreign_keys:
-        if fk.column.table.name in LEVELS:
+        if fk.column.table.name in names:
             return fk.column.table.name
     return None
 
 
 def resolve_column(model: type, path: str) -> Any:
-    """The Column at the end of a dotted path of relations (``inspection.estate_id``)."""
-    current = model
-    parts = path.split(".")
-    for part in parts[:-1]:
-        mapper = sa_inspect(current)
-        if part not in mapper.relationships:
-            return None
-        current = mapper.relationships[part].mapper.class_
-    mapper = sa_inspect(current)
-    if parts[-1] not in mapper.column_attrs:
-        return None
-    return mapper.column_attrs[parts[-1]].columns[0]
+    """The Column at the end of a path of relations (``inspection.estate_id``)."""
+    found = find(model, path, through_many=True)
+    return found.target if found is not None and found.stored else None
 
 
 def _ids_at(level: str, user: Any, write: bool = False) -> list[Any]:
@@ -59,37 +121,15 @@ def _ids_at(level: str, user: Any, write: bool = False) -> list[Any]:
     Reading projects bindings both ways; writing only downward (an estate-bound
     committee member reads their community but cannot change it).
     """
-    from .estates import Estate
-    from .governance import Community
-
-    bound = {
-        "street": [s.id for s in user.streets],
-        "community": [c.id for c in user.communities],
-        "estate": [e.id for e in user.estates],
-    }
+    places = hierarchy()
     out: list[Any] = []
-    for from_level, ids in bound.items():
+    for source, ids in places.bound(user).items():
         if not ids:
             continue
-        upward = LEVELS.index(from_level) > LEVELS.index(level)
+        upward = places.names.index(source) > places.names.index(level)
         if upward and write:
             continue
-        if from_level == level:
-            out.append(ids)
-        elif (from_level, level) == ("street", "community"):
-            out.append(select(Community.id).where(Community.street_id.in_(ids)))
-        elif (from_level, level) == ("street", "estate"):
-            out.append(select(Estate.id).join(Estate.community)
-                       .where(Community.street_id.in_(ids)))
-        elif (from_level, level) == ("community", "estate"):
-            out.append(select(Estate.id).where(Estate.community_id.in_(ids)))
-        elif (from_level, level) == ("community", "street"):
-            out.append(select(Community.street_id).where(Community.id.in_(ids)))
-        elif (from_level, level) == ("estate", "community"):
-            out.append(select(Estate.community_id).where(Estate.id.in_(ids)))
-        elif (from_level, level) == ("estate", "street"):
-            out.append(select(Community.street_id).join(Estate, Estate.community_id == Community.id)
-                       .where(Estate.id.in_(ids)))
+        out.append(places.project(ids, source, level))
     return out
 
 
@@ -102,13 +142,7 @@ def scope_paths(model: type) -> tuple[str, ...] | None:
 
 def _along(model: type, path: str, clause: Any) -> Any:
     """Wrap ``clause`` (on the path's last model) in ``has()``/``any()`` back to ``model``."""
-    current, rels = model, []
-    for part in path.split(".")[:-1]:
-        rels.append(getattr(current, part))
-        current = sa_inspect(current).relationships[part].mapper.class_
-    for rel in reversed(rels):
-        clause = rel.any(clause) if rel.property.uselist else rel.has(clause)
-    return clause
+    return find(model, path, through_many=True).along(clause)
 
 
 def scope_clause(model: type, user: Any, write: bool = False,
@@ -116,7 +150,7 @@ def scope_clause(model: type, user: Any, write: bool = False,
     """A WHERE clause limiting ``model`` to ``user``'s rows; ``None`` means no limit.
 
     With several paths (finest first) a row is placed by the first one that is set.
-    Rows in the recycle bin (models.softdelete) are left out unless ``include_deleted``.
+    Rows in the recycle bin (models.kernel.softdelete) are left out unless ``include_deleted``.
     """
     from sqlalchemy import and_
 
@@ -161,22 +195,32 @@ def accounts_within(user: Any) -> Any:
     they did there. Accounts bound to nothing (the administrator) are not among them."""
     from sqlalchemy import not_, or_, union
 
-    from .accounts import user_community, user_estate, user_street
-
+    account = _account_model()
     inside, outside = [], []
-    for table, level in ((user_street, "street"), (user_community, "community"), (user_estate, "estate")):
-        column = table.c[f"{level}_id"]
-        sources = _ids_at(level, user, write=True)
+    for level in hierarchy().levels:
+        if not level.binding:
+            continue
+        table = getattr(account, level.binding).property.secondary  # account ↔ place
+        account_key = next(c for c in table.c if c.references(sa_inspect(account).local_table.c.id))
+        column = next(c for c in table.c if c is not account_key)
+        sources = _ids_at(level.name, user, write=True)
         member = or_(*[column.in_(src) for src in sources]) if sources else false()
-        inside.append(select(table.c.user_id).where(member))
-        outside.append(select(table.c.user_id).where(not_(member)))
+        inside.append(select(account_key).where(member))
+        outside.append(select(account_key).where(not_(member)))
     within = union(*inside).subquery()
-    return select(within.c.user_id).where(within.c.user_id.not_in(union(*outside)))
+    first = within.c[0]
+    return select(first).where(first.not_in(union(*outside)))
+
+
+def _account_model() -> type:
+    from .database import ACCOUNT_TABLE, db
+
+    return next(m.class_ for m in db.Model.registry.mappers if m.local_table.name == ACCOUNT_TABLE)
 
 
 def in_scope(obj: Any, user: Any, write: bool = True, include_deleted: bool = False) -> bool:
     """Whether one (flushed) object lies inside ``user``'s scope (for writing, by default)."""
-    from . import db
+    from .database import db
 
     model = type(obj)
     clause = scope_clause(model, user, write, include_deleted)
@@ -200,7 +244,7 @@ def ids_in_scope(model: type, user: Any) -> Any:
     the few in the recycle bin. Read with :func:`among`."""
     from sqlalchemy import select
 
-    from . import db
+    from .database import db
     from .softdelete import soft_deletes
 
     pk = sa_inspect(model).primary_key[0]

@@ -1,4 +1,4 @@
-"""Import screens for every model declared ``importable`` (the logic is in models.imports).
+"""Import screens for every model declared ``importable`` (the logic is in models.kernel.imports).
 
 upload → (large files: checked in the background while the page shows progress) →
 preview naming every bad row and cell → commit when clean, in one transaction.
@@ -26,9 +26,9 @@ from sqlalchemy import func, select
 from sqlalchemy import inspect as sa_inspect
 
 from models import db, now
-from models.audit import acting_as
-from models.imports import MAX_ROWS, ImportJob, Problem, build, columns_for, parse
-from models.scoping import scope_clause
+from models.kernel.audit import acting_as
+from models.kernel.imports import MAX_ROWS, ImportJob, Problem, build, columns_for, parse
+from models.kernel.scoping import scope_clause
 
 BACKGROUND_BYTES = 200 * 1024  # larger files are checked in the background, with progress
 KEEP_WAITING = timedelta(hours=24)  # a checked file waits this long for 确认导入
@@ -52,7 +52,7 @@ class ImportMixin:
             abort(403)
 
     def _job(self, job_id: str) -> ImportJob:
-        from views.engine import row_key
+        from models.kernel.rules import row_key
 
         key = row_key(ImportJob.__table__.c.id, job_id)  # a NUL would fail the query on PostgreSQL
         job = db.session.get(ImportJob, key) if key is not None else None
@@ -318,9 +318,9 @@ def _has_app_context() -> bool:
 
 def write_rows(model: type, parsed: Any, user: Any) -> list[Problem]:
     """All rows in one transaction; every row must land in the user's scope."""
-    from views.engine import integrity_message
-
     from sqlalchemy.exc import IntegrityError
+
+    from models.kernel.rules import integrity_message
 
     try:
         with db.session.no_autoflush:
@@ -345,7 +345,7 @@ def write_rows(model: type, parsed: Any, user: Any) -> list[Problem]:
 def _hint(model: type, name: str) -> str:
     from sqlalchemy import Boolean, Date, DateTime, Integer, Numeric
 
-    from models.declare import ChoiceType, attr_info, lookup_fields
+    from models.kernel.declare import ChoiceType, attr_info, lookup_fields
 
     mapper = sa_inspect(model)
     if name in mapper.relationships:

@@ -41,8 +41,8 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import attributes, object_session
 
-from . import AppSession, now
-from .declare import Choices, Invalid, Refused, Role
+from .database import AppSession, now
+from .declare import EDITORS, Choices, Invalid, Refused, resolve_function
 
 
 @dataclass(frozen=True)
@@ -61,9 +61,9 @@ class Param:
         """The model a row param picks from; a name is looked up in the registry (a model
         declared before the one it picks from cannot import it)."""
         if isinstance(self.model, str):
-            from . import db
+            from .registry import model_named
 
-            return db.Model.registry._class_registry.get(self.model)
+            return model_named(self.model)
         return self.model
     help: str | None = None
     default: Callable[[Any], Any] | None = None  # default from the row, e.g. today
@@ -78,11 +78,23 @@ class Transition:
     label: str
     source: tuple[Choices, ...]
     target: Choices | None
-    roles: Iterable[str] = (Role.STREET_STAFF,)
+    roles: Iterable[str] = (EDITORS,)
     params: tuple[Param, ...] = ()
     guard: str | None = None
     confirm: str | None = None
     style: str = "primary"  # the button's Bootstrap colour
+    run: Callable[..., Any] | str | None = None
+    """The step's effect as a function ``(rows, **params)`` (or ``"module:function"``),
+    when it belongs with the records it makes rather than to the model: a meeting's
+    follow-up tasks are made by the rollout module. Without it, the model's method of
+    the step's name (if any) is called with the params."""
+
+    def effect(self, obj: Any) -> Callable[..., Any] | None:
+        function = resolve_function(self.run)
+        if function is not None:
+            return lambda **params: function([obj], **params)
+        method = getattr(obj, self.name, None)
+        return method if callable(method) else None
 
 
 @dataclass(frozen=True)
@@ -99,7 +111,10 @@ class Clock:
     states: tuple[Choices, ...] = ()
     state_field: str = "state"
     inputs: tuple[str, ...] = ()  # other columns the rule reads (e.g. a ticket's category)
-    fixed: bool = False  # set at intake: see the module docstring
+    fixed: bool = True
+    """Set at intake and kept (see the module docstring): editing a start date cannot turn
+    a late row on time. ``fixed=False`` lets the deadline follow its start whenever it is
+    edited — say so only where that is the rule."""
 
     def stopped(self, obj: Any) -> bool:
         """Stopped (or not running in this state): its deadline is history."""
@@ -127,8 +142,10 @@ class Clock:
         gap = _as_datetime(end) - _as_datetime(due)
         return gap if gap > timedelta(0) else None
 
-    def flag(self, label: str) -> hybrid_property:
-        """A hybrid "overdue now" flag: Python on a row, SQL in lists and filters."""
+    def flag(self, label: str, attention: bool = True) -> hybrid_property:
+        """A hybrid "overdue now" flag: Python on a row, SQL in lists and filters; counted
+        on the home page's 需要关注 unless ``attention=False`` (a case clock already on
+        the 超时预警 page)."""
         clock = self
 
         def getter(obj: Any) -> bool:
@@ -147,7 +164,7 @@ class Clock:
             return and_(*parts)
 
         prop = hybrid_property(getter).expression(expression)
-        prop.info.update({"label": label, "clock": self.name, "warn": True})
+        prop.info.update({"label": label, "clock": self.name, "warn": True, "attention": attention})
         return prop
 
 
@@ -198,6 +215,7 @@ def perform(obj: Any, name: str, role: str | None, params: dict[str, Any] | None
     Raises :class:`Refused` with a Chinese message naming the rule; the caller rolls
     back. The audit trail records the state change and the transition itself.
     """
+    from .access import role_allowed
     from .audit import AuditAction, plain_value, record
 
     workflow = workflow_of(obj)
@@ -208,7 +226,7 @@ def perform(obj: Any, name: str, role: str | None, params: dict[str, Any] | None
     if transition.source and state not in transition.source:
         raise Refused(f"当前状态为「{_label(state)}」，不能执行「{transition.label}」"
                       f"（仅限：{'、'.join(_label(s) for s in transition.source)}）")
-    if role != Role.ADMIN and role not in {str(getattr(r, "value", r)) for r in transition.roles}:
+    if not role_allowed(transition.roles, role):
         raise Refused(f"您的角色不能执行「{transition.label}」")
     params = dict(params or {})
     if transition.guard:
@@ -216,8 +234,8 @@ def perform(obj: Any, name: str, role: str | None, params: dict[str, Any] | None
         if reason:
             raise Refused(reason)
     _set_by_transition(obj).update(params)  # a fixed clock's inputs may change this way
-    effect = getattr(obj, transition.name, None)
-    if callable(effect):
+    effect = transition.effect(obj)
+    if effect is not None:
         effect(**params)
     if transition.target is not None:
         setattr(obj, workflow.field, transition.target)
@@ -243,7 +261,7 @@ def _label(state: Any) -> str:
 
 def _set_by_transition(obj: Any) -> set[str]:
     """Columns a transition was asked to set on ``obj`` since the last flush."""
-    from . import db
+    from .database import db
 
     session = object_session(obj) or db.session
     return session.info.setdefault("set_by_transition", {}).setdefault(attributes.instance_state(obj), set())

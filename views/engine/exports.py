@@ -23,8 +23,8 @@ from sqlalchemy.exc import OperationalError
 
 from models import db, now
 
-from . import formatting
-from .errors import database_fault
+from .. import formatting
+from ..errors import database_fault
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ def _sql_plan(model: type, columns: list[str], dialect: str) -> tuple[list[Any],
     from sqlalchemy import inspect as sa_inspect
     from sqlalchemy.orm import aliased
 
-    from models.declare import ChoiceType, lookup_fields
+    from models.kernel.declare import ChoiceType, lookup_fields
 
     expressions, formatters, joins = [], [], []
     aliases: dict[str, Any] = {}
@@ -160,7 +160,7 @@ def _formatter(column_type: Any) -> Any:
     """One function per column, chosen once: the same text the screens show."""
     from sqlalchemy import Boolean, Date, DateTime, Integer, Numeric
 
-    from models.declare import ChoiceType
+    from models.kernel.declare import ChoiceType
 
     if isinstance(column_type, ChoiceType):  # read as its code: no member built per row
         labels = {m.value: m.label for m in column_type.choices}

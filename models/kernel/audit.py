@@ -22,14 +22,29 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Iterator, Mapping
 
-from sqlalchemy import (JSON, DateTime, ForeignKey, Index, String, Text, cast, event, false, insert,
-                        inspect, or_, select, text, type_coerce)
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    cast,
+    event,
+    false,
+    insert,
+    inspect,
+    or_,
+    select,
+    text,
+    type_coerce,
+)
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, attributes, mapped_column
 from sqlalchemy.pool import Pool
 
-from . import AppSession, db, now
-from .declare import ChoiceType, Choices, ModelAdmin, Perms, Refused, Role, field
+from .database import ACCOUNT_TABLE, AppSession, db, now
+from .declare import Choices, ChoiceType, Refused, field
 
 
 class AuditAction(Choices):
@@ -52,7 +67,7 @@ class AuditLog(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = field(DateTime, "时间", default=now, index=True)
     # no ON DELETE: an account named in the trail is deactivated, never deleted (User.clean_delete)
-    user_id: Mapped[int | None] = field(ForeignKey("app_user.id"), "操作人账号", index=True)
+    user_id: Mapped[int | None] = field(ForeignKey(f"{ACCOUNT_TABLE}.id"), "操作人账号", index=True)
     actor: Mapped[str] = field(String(80), "操作人")
     action: Mapped[AuditAction] = field(ChoiceType(AuditAction), "类型")
     model: Mapped[str | None] = field(String(60), "对象类型")
@@ -65,15 +80,8 @@ class AuditLog(db.Model):
 
     __table_args__ = (Index("ix_audit_log_model_row", "model", "row_id"),)
 
-    __admin__ = ModelAdmin(
-        label="操作日志", category="系统管理", menu_order=90,
-        list_columns=("at", "actor", "action", "model", "row_label", "note"),
-        search=("actor", "row_label", "note"), filters=("action", "model"),
-        details_columns=("at", "actor", "action", "model", "row_id", "row_label", "note",
-                         "changes", "row_hash"),
-        sort="-at", perms=Perms.append_only(Role.AUDITOR), view="views.accounts.AuditLogView",
-        scope=lambda user, write: entries_in_scope(user, write),
-    )
+    # its screens are the domain's (who reads the trail is a question of roles):
+    # models.accounts declares them with models.kernel.declare.declare()
 
 
 # -- who is acting ----------------------------------------------------------------
@@ -301,8 +309,8 @@ def entries_in_scope(user: Any, write: bool = False) -> Any:
     rows the auditor may read, where those rows lie in their scope; and everything the
     accounts bound inside that scope did — their logins and logouts, their bulk actions,
     rows they have since deleted for real. No one writes to the trail."""
-    from . import declared_models
-    from .declare import may
+    from .access import may
+    from .registry import declared_models
     from .scoping import accounts_within, scope_paths
 
     if write:
@@ -409,7 +417,7 @@ def _snapshot(obj: Any) -> dict[str, list[Any]]:
 def _collect(session, flush_context, instances) -> None:
     for obj in session.new:
         if isinstance(obj, AuditLog):
-            raise Refused("操作日志只能由系统追加（models.audit.record），不能直接新增")
+            raise Refused("操作日志只能由系统追加（models.kernel.audit.record），不能直接新增")
     for obj in (*session.dirty, *session.deleted):
         if isinstance(obj, AuditLog) and (obj in session.deleted or session.is_modified(obj)):
             raise Refused("操作日志只能追加，不能修改或删除")

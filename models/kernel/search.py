@@ -201,7 +201,7 @@ def ensure_index(connection: Any, table: str) -> None:
 
 def ensure_indexes(connection: Any) -> None:
     """Every searchable table of the current models (after an upgrade)."""
-    from . import declared_models
+    from .registry import declared_models
 
     names = set(sa_inspect(connection).get_table_names())
     for model in declared_models():

@@ -18,22 +18,14 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from sqlalchemy import Index
-from sqlalchemy import inspect as sa_inspect
+
+from .paths import find
 
 
 def _local_column(model: type, name: str) -> Any:
-    mapper = sa_inspect(model)
-    if "." in name:
-        return None
-    if name in mapper.relationships:
-        rel = mapper.relationships[name]
-        if rel.uselist or rel.secondary is not None:
-            return None
-        return list(rel.local_columns)[0]
-    if name in mapper.column_attrs:
-        column = mapper.column_attrs[name].columns[0]
-        return column if getattr(column, "table", None) is model.__table__ else None
-    return None
+    """The model's own column a declared name stands for (a many-to-one relation: its key)."""
+    found = find(model, name)
+    return found.local_column() if found is not None else None
 
 
 def _covered(table: Any, columns: list[Any]) -> bool:

@@ -4,7 +4,7 @@ A row of a model mixing in :class:`SoftDeletable` — the registries everything 
 on: communities, estates, property companies, households — is not removed when deleted:
 it is stamped ``deleted_at``/``deleted_by`` and disappears
 from every screen, picker, filter, count and export, because the one scoping hook
-(:func:`models.scoping.scope_clause`) leaves it out. Rows that refer to it keep showing
+(:func:`models.kernel.scoping.scope_clause`) leaves it out. Rows that refer to it keep showing
 it. The recycle bin (views.recycle) lists what the user may restore; restoring clears
 the stamp. Both moves are in the audit trail as 删除 and 恢复.
 """
@@ -52,7 +52,7 @@ def delete(obj: Any, actor: str) -> None:
 
 def remove(obj: Any, actor: str) -> None:
     """Delete a row the way its model deletes: into the recycle bin, or for real."""
-    from . import db
+    from .database import db
 
     if soft_deletes(type(obj)):
         delete(obj, actor)
@@ -66,7 +66,7 @@ def restore(obj: Any) -> None:
 
 
 def now_() -> datetime:
-    from . import now
+    from .database import now
 
     return now()
 
@@ -78,7 +78,7 @@ def taken_by(model: type, obj: Any, *same: Any) -> str | None:
     deleted holds nothing against the others."""
     from sqlalchemy import select
 
-    from . import db
+    from .database import db
 
     if getattr(obj, DELETED_AT, None) is not None:
         return None

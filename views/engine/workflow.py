@@ -14,13 +14,22 @@ from flask import abort, flash, redirect, request
 from flask_admin import expose
 from flask_login import current_user
 from sqlalchemy import select
-from wtforms import (BooleanField, DateField, DateTimeLocalField, DecimalField, IntegerField,
-                     SelectField, SelectMultipleField, StringField, TextAreaField)
+from wtforms import (
+    BooleanField,
+    DateField,
+    DateTimeLocalField,
+    DecimalField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import InputRequired, Optional
 
 from models import db, now
-from models.declare import Role
-from models.workflow import Clock, Param, Transition, Workflow, perform
+from models.kernel.access import role_allowed
+from models.kernel.workflow import Clock, Param, Transition, Workflow, perform
 
 FIELD_TYPES = {
     "text": StringField, "textarea": TextAreaField, "date": DateField,
@@ -32,8 +41,8 @@ ROW_LIMIT = 500  # a param picking rows lists at most this many (the user's scop
 
 def row_choices(model: type) -> list[tuple[str, str]]:
     """The rows of ``model`` the user may see, for a param that picks rows."""
-    from models.declare import lookup_fields
-    from models.scoping import scope_clause
+    from models.kernel.declare import lookup_fields
+    from models.kernel.scoping import scope_clause
 
     query = select(model)
     clause = scope_clause(model, current_user)
@@ -44,7 +53,7 @@ def row_choices(model: type) -> list[tuple[str, str]]:
 
 
 def allowed(transition: Transition, role: str | None) -> bool:
-    return role == Role.ADMIN or role in {str(getattr(r, "value", r)) for r in transition.roles}
+    return role_allowed(transition.roles, role)
 
 
 def params_form(base: type, transition: Transition, row: Any) -> Any:
@@ -75,7 +84,7 @@ def params_form(base: type, transition: Transition, row: Any) -> Any:
 def _param_value(param: Param, value: Any) -> Any:
     """Form data as the model method wants it: rows for row params, None for blanks.
     Rows are fetched again through the user's scope: a crafted id finds nothing."""
-    from models.scoping import scope_clause
+    from models.kernel.scoping import scope_clause
 
     if param.kind in ("row", "rows"):
         ids = [int(v) for v in (value if isinstance(value, list) else [value]) if v and str(v).isdigit()]
@@ -173,7 +182,7 @@ class WorkflowMixin:
 
     def apply_transition(self, row: Any, transition: Transition, params: dict[str, Any],
                          form: Any = None) -> bool:
-        from .engine import run_rules_on_session
+        from models.kernel.rules import run_rules_on_session
 
         before = getattr(row, self.spec.workflow.field) if self.spec.workflow.field else None
 

@@ -425,7 +425,8 @@ class Rectification(TimestampMixin, db.Model):
 Rectification.is_open = figure("未结", Rectification.state != Q.VERIFIED.value, flag=True)
 Rectification.late_verified = computed(
     "超期完成", expression=lambda cls: and_(cls.verified_on.isnot(None), cls.verified_on > cls.deadline),
-    warn=True)(lambda self: bool(self.verified_on and self.deadline and self.verified_on > self.deadline))
+    warn=True, attention=False)(  # history, nothing left to do
+    lambda self: bool(self.verified_on and self.deadline and self.verified_on > self.deadline))
 Inspection.estate_name = figure("小区", select(Estate.name).where(Estate.id == Inspection.estate_id)
                                 .correlate_except(Estate), internal=True)
 Inspection.item_count = figure("指标项数", select(func.count(InspectionItem.id)).where(

@@ -421,10 +421,10 @@ def test_a_late_ticket_cannot_be_turned_on_time_by_editing(app, station, estate)
     # "other" allows 72 hours: the ticket would read as on time
     r = station.post(f"/admin/repair_ticket/edit/?id={tid}", ticket_form(before, category="other"))
     assert r.status_code == 200
-    assert "「报修类别」：案件已进入「已完工」，不能再修改" in " ".join(flashes(r.text))
+    assert "「报修类别」：应急报修单已进入「已完工」，不能再修改" in " ".join(flashes(r.text))
     r = station.post(f"/admin/repair_ticket/edit/?id={tid}",
                      ticket_form(before, call_at=at(8, 30).strftime("%Y-%m-%d %H:%M:%S")))
-    assert r.status_code == 200 and "「来电时间」：案件已进入「已完工」，不能再修改" in " ".join(flashes(r.text))
+    assert r.status_code == 200 and "「来电时间」：应急报修单已进入「已完工」，不能再修改" in " ".join(flashes(r.text))
     after = ticket(app, tid)
     assert (after.category, after.call_at, after.complete_due_at) == (RepairCategory.WATER, at(9), at(0, days=1))
     assert after.completed_on_time is False
@@ -442,7 +442,7 @@ def test_an_open_ticket_keeps_its_deadlines_once_accepted(app, station, estate):
     assert ticket(app, tid).complete_due_at == at(9, days=3)
     transition(station, "repair_ticket", "accept", tid)
     r = station.post(f"/admin/repair_ticket/edit/?id={tid}", ticket_form(ticket(app, tid), category="water"))
-    assert "「报修类别」：案件已进入「已受理」，不能再修改" in " ".join(flashes(r.text))
+    assert "「报修类别」：应急报修单已进入「已受理」，不能再修改" in " ".join(flashes(r.text))
     assert ticket(app, tid).complete_due_at == at(9, days=3)
 
 
@@ -455,10 +455,10 @@ def test_a_complaints_intake_is_fixed_once_it_is_handled(app, station, estate):
             "channel": "hotline", "kind": "complaint", "complainant": "投诉人", "content": "改渠道", "is_valid": "y"}
     # face to face would promise an answer within 12 hours instead of two days
     r = station.post(f"/admin/complaint/edit/?id={cid}", {**form, "channel": "face_to_face"})
-    assert "「渠道」：案件已进入「处理中」，不能再修改" in " ".join(flashes(r.text))
+    assert "「渠道」：投诉建议已进入「处理中」，不能再修改" in " ".join(flashes(r.text))
     r = station.post(f"/admin/complaint/edit/?id={cid}",
                      {**form, "received_at": (c.received_at - timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S")})
-    assert "「受理时间」：案件已进入「处理中」，不能再修改" in " ".join(flashes(r.text))
+    assert "「受理时间」：投诉建议已进入「处理中」，不能再修改" in " ".join(flashes(r.text))
     after = complaint(app, cid)
     assert (after.channel.value, after.received_at, after.feedback_due_at) == \
         ("hotline", c.received_at, c.feedback_due_at)

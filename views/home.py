@@ -9,25 +9,14 @@ from flask_admin import AdminIndexView, expose
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from models import db
-from models.kernel.paths import column_label
-from models.kernel.access import may
+from models import db, declared_models
 from models.estates import Estate, EstateClass, ManagementMode
-from models.governance import Community, LeadershipGroup
-from models.kernel.scoping import scope_clause
-from models.selfgov import OwnersCommittee
-from models.supervision import FourInOneGroup
+from models.governance import Community
 from models.inspections import Rectification, RectState
-
-# Flags that compute themselves, shown on the home page with a link to the rows.
-ATTENTION = [
-    (OwnersCommittee, "filing_overdue"),
-    (OwnersCommittee, "re_election_due"),
-    (Estate, "uncovered"),
-    (FourInOneGroup, "incomplete"),
-    (LeadershipGroup, "meeting_due"),
-    (Rectification, "overdue"),
-]
+from models.kernel.access import may
+from models.kernel.declare import attention_flags
+from models.kernel.paths import column_label
+from models.kernel.scoping import scope_clause
 
 
 def scoped(stmt: Any, model: type) -> Any:
@@ -109,14 +98,17 @@ class HomeView(AdminIndexView):
         return list(db.session.scalars(stmt.limit(10)))
 
     def attention(self) -> list[dict[str, Any]]:
+        """Every flag a model declares as asking for attention (models.kernel.declare.
+        attention_flags), counted in the user's scope, for the models the role may read."""
         out = []
-        for model, flag in ATTENTION:
+        for model in declared_models():
             if not may(current_user, model.__admin__, "read"):
                 continue
-            count = db.session.scalar(scoped(
-                select(func.count()).select_from(model).where(getattr(model, flag)), model))
-            out.append({"label": f"{model.__admin__.label}：{column_label(model, flag)}",
-                        "count": count, "url": flag_url(self.admin, model, flag)})
+            for flag in attention_flags(model):
+                count = db.session.scalar(scoped(
+                    select(func.count()).select_from(model).where(getattr(model, flag)), model))
+                out.append({"label": f"{model.__admin__.label}：{column_label(model, flag)}",
+                            "count": count, "url": flag_url(self.admin, model, flag)})
         return out
 
 

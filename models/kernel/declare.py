@@ -215,6 +215,19 @@ def figure(label: str, expression: Any, help: str | None = None, flag: bool = Fa
                                        **({"help": help} if help else {})})
 
 
+def attention_flags(model: type) -> list[str]:
+    """The flags of ``model`` that ask for attention (``warn`` unless ``attention=False``):
+    computed flags, clock flags and figure flags, in the order they were declared. The
+    home page counts each, so a new warning appears there by being declared."""
+    from sqlalchemy import inspect as sa_inspect
+
+    mapper = sa_inspect(model)
+    found = [attr.key for attr in mapper.column_attrs if attr_info(attr).get("attention")]
+    found += [key for key, d in mapper.all_orm_descriptors.items()
+              if key not in mapper.attrs and (getattr(d, "info", None) or {}).get("attention")]
+    return found
+
+
 def attr_info(prop: Any) -> dict:
     """The declared info of a column attribute: on the Column for ``field()``, on the
     property for ``figure()``."""

@@ -291,8 +291,9 @@ def _recompute(session: Any, flush_context: Any, instances: Any) -> None:
 
 
 def _refuse_changed_intake(obj: Any, workflow: Workflow, session: Any) -> None:
-    """Once a case has left its first state, the inputs of its fixed clocks stay as they
-    were when it was received — else editing a category could turn a late case on time."""
+    """Once a row has left its first state, the inputs of its fixed clocks stay as they
+    were when it was received — else editing a category could turn a late case on time,
+    or a committee's term end clear its overdue re-election."""
     names = {name for clock in workflow.clocks if clock.fixed for name in (clock.start, *clock.inputs)}
     first = _first_state(type(obj), workflow)
     if not names or first is None or obj in session.new:
@@ -302,7 +303,8 @@ def _refuse_changed_intake(obj: Any, workflow: Workflow, session: Any) -> None:
     if before == first:
         return
     allowed = session.info.get("set_by_transition", {}).get(attributes.instance_state(obj), set())
-    errors = {name: f"案件已进入「{_label(before)}」，不能再修改（期限在「{_label(first)}」时"
+    what = getattr(getattr(type(obj), "__admin__", None), "label", "记录")
+    errors = {name: f"{what}已进入「{_label(before)}」，不能再修改（期限在「{_label(first)}」时"
                     f"按当时的规则算出并保存）"
               for name in sorted(names) if name not in allowed and _changed(obj, name)}
     if errors:

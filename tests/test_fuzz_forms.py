@@ -22,6 +22,7 @@ from sqlalchemy import inspect as sa_inspect
 from models import db, declared_models
 
 from .helpers import flashes
+from .factories import ensure_rows
 from .probes import count, planted_client, read_form, snapshot
 
 MODELS = [m for m in declared_models() if m.__admin__.perms.allows("admin", "create")
@@ -122,9 +123,7 @@ def saves_untouched(transaction, client: Any, url: str, form: dict, key: tuple[s
 def fuzz(app, transaction, client: Any, model: type, data: Any, creating: bool) -> None:
     base = f"/admin/{model.__tablename__}/"
     with app.app_context():
-        key = db.session.scalar(db.select(sa_inspect(model).primary_key[0]).order_by(sa_inspect(model).primary_key[0]))
-    if key is None:
-        pytest.skip("no row to take a form from")
+        key = ensure_rows(model)[0]  # the demo's, or made from the declaration: never skipped
     page = client.get(f"{base}edit/?id={key}")
     assert page.status_code == 200
     form, kinds = read_form(page.text)
@@ -133,8 +132,7 @@ def fuzz(app, transaction, client: Any, model: type, data: Any, creating: bool) 
         form = {k: (v + "乙" if kinds.get(k) in ("text", "textarea") and isinstance(v, str) and v else v)
                 for k, v in form.items()}
     names = sorted(n for n in kinds if n not in ("row_version", "csrf_token") and "-" not in n)
-    if not names:
-        pytest.skip("a form without fields")
+    assert names, f"{model.__name__}: its form has no field"
 
     url = f"{base}new/" if creating else f"{base}edit/?id={key}"
     clean = saves_untouched(transaction, client, url, form, (model.__name__, creating))

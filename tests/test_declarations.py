@@ -15,7 +15,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from app import create_app
 from models import db, declared_models, now
-from models.kernel.declare import Action, ModelAdmin, attention_flags, computed, field, relation
+from models.kernel.declare import Action, ModelAdmin, Perms, attention_flags, computed, field, relation
 from models.kernel.paths import column_label
 from models.kernel.workflow import Clock, Param, Transition, Workflow
 
@@ -68,19 +68,41 @@ STEP = Transition("inspect", "年检", source=(), target=None, params=(Param("ch
      "clock 'yearly' names 'cod', not a column (did you mean 'code'?)"),
     ({"scope": "rak.id"}, "scope 'rak.id' is not a column or relation of {m} (did you mean 'rack'?)"),
     ({"view": "views.accounts.UserVeiw"}, "view 'views.accounts.UserVeiw' is not an importable class"),
-    ({"perms": __import__("models.kernel.declare", fromlist=["Perms"]).Perms(read=("leadr",))},
-     "perms.read names unknown role 'leadr' (did you mean 'leader'?)"),
+    ({"perms": Perms(read=("leadr",))}, "perms.read names unknown role 'leadr' (did you mean 'leader'?)"),
+    ({"perms": Perms(create=("street_staf",))}, "perms.create names unknown role 'street_staf' (did you mean 'street_staff'?)"),
+    ({"actions": (Action("archive", "归档"),)}, "action 'archive' has no method {m}.archive()"),
+    ({"category": "小区与自制"}, "category '小区与自制' is not one of"),
+    ({"scope": "code"}, "scope 'code' does not point at a street, community or estate"),
+    ({"search": ("rack_id",)}, "search 'rack_id' is not a text column"),
 ])
 def test_a_typo_in_any_option_is_reported_with_a_hint(database_url, admin, expected):
     test_a_typo_in_any_option_is_reported_with_a_hint.n = getattr(
         test_a_typo_in_any_option_is_reported_with_a_hint, "n", 0) + 1
     name = f"Lift{test_a_typo_in_any_option_is_reported_with_a_hint.n}"
-    from models.kernel.checks import check_declarations
+    from models.kernel.checks import DeclarationError, check_declarations
 
-    problems = check_declarations([lift(name, **admin)])
+    model = lift(name, **admin)
+    problems = check_declarations([model])
     said = [str(p) for p in problems]
     assert any(expected.format(m=name) in s for s in said), said
     assert all(p.id.startswith("E") and p.model.startswith(name) and p.option for p in problems)
+    with pytest.raises(DeclarationError) as refused:  # and the application does not start
+        create_app(app_config(database_url), extra_models=[model])
+    assert "模型声明有误，应用未启动" in str(refused.value) and expected.format(m=name) in str(refused.value)
+
+
+def test_every_mistake_is_listed_at_once(database_url):
+    from models.kernel.checks import DeclarationError
+
+    with pytest.raises(DeclarationError) as caught:
+        create_app(app_config(database_url), extra_models=[lift("Lift99", filters=("nope",), sort="missing")])
+    assert "'nope'" in str(caught.value) and "'missing'" in str(caught.value)
+
+
+def test_the_application_declarations_are_clean():
+    from models.kernel.checks import check_declarations
+
+    assert check_declarations(declared_models()) == []
 
 
 def test_flask_check_lists_the_problems_and_fails(app, database_url, monkeypatch):
